@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+// Rebuilds fuse-native 2.2.6 from source against Debian's libfuse2 (pkg-config
+// "fuse") instead of the libfuse.so it bundles, and fixes three defects that
+// would break ordinary programs on the mount:
+//   1. utimens passes the access time twice, so mtime is lost (cp -a, tar, rsync);
+//   2. timestamps cross the binding as milliseconds; we carry seconds and
+//      nanoseconds instead (the JS side is fs/fuse/native.ts), which also lets
+//      UTIME_NOW and UTIME_OMIT through intact;
+//   3. the bundled library is not the system's.
+// It also records the calling process's uid, gid and pid (fuse_get_context) at
+// the start of the per-thread struct that JS already sees as a Buffer, so files
+// created through a shared mount get the right owner.
+// Each edit must match exactly once, or the build stops: a different
+// fuse-native version needs this script reviewed, not silently half-applied.
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+const pkgDir = dirname(require.resolve('fuse-native/package.json'));
+const version = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).version;
+if (version !== '2.2.6') {
+  console.error(`build-fuse-native: expected fuse-native 2.2.6, found ${version}; review this script.`);
+  process.exit(1);
+}
+
+const MARK = '/* dbos: rebuilt against system libfuse2 */';
+
+function edit(text, from, to, what) {
+  const count = text.split(from).length - 1;
+  if (count !== 1) throw new Error(`build-fuse-native: cannot apply "${what}" (${count} matches)`);
+  return text.replace(from, to);
+}
+
+const cPath = join(pkgDir, 'fuse-native.c');
+let c = readFileSync(cPath, 'utf8');
+if (!c.includes(MARK)) {
+  c = edit(c, 'FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)', 'FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)',
+    'utimens passes mtime');
+  // Times travel as one uint64: seconds in the high word, nanoseconds in the low.
+  c = edit(c,
+    'uint64_t ms = (ts->tv_sec * 1000) + (ts->tv_nsec / 1000000);\n  return ms;',
+    'return (((uint64_t) (uint32_t) ts->tv_sec) << 32) | (uint64_t) (uint32_t) ts->tv_nsec;',
+    'timespec to seconds:nanoseconds');
+  c = edit(c,
+    'uint64_t ms = uint32s_to_uint64(ints);\n  ts->tv_sec = ms / 1000;\n  ts->tv_nsec = (ms % 1000) * 1000000;',
+    'uint64_t v = uint32s_to_uint64(ints);\n  ts->tv_sec = (time_t) (v >> 32);\n  ts->tv_nsec = (long) (v & 0xffffffffu);',
+    'seconds:nanoseconds to timespec');
+  c = edit(c, 'typedef struct {\n  napi_ref self;',
+    'typedef struct {\n  uint32_t caller_uid;\n  uint32_t caller_gid;\n  uint32_t caller_pid;\n  napi_ref self;',
+    'caller fields at offset 0');
+  c = edit(c, '  l->op = op_##name;\\\n',
+    '  l->caller_uid = fuse_get_context()->uid;\\\n  l->caller_gid = fuse_get_context()->gid;\\\n  l->caller_pid = fuse_get_context()->pid;\\\n  l->op = op_##name;\\\n',
+    'record the caller');
+  writeFileSync(cPath, `${MARK}\n${c}`);
+}
+
+const gypPath = join(pkgDir, 'binding.gyp');
+const gyp = readFileSync(gypPath, 'utf8');
+if (!gyp.includes('pkg-config')) {
+  const systemGyp = {
+    targets: [{
+      target_name: 'fuse',
+      include_dirs: ["<!(node -e \"require('napi-macros')\")"],
+      cflags: ['<!@(pkg-config --cflags fuse)', '-O2', '-Wall'],
+      libraries: ['<!@(pkg-config --libs fuse)'],
+      sources: ['fuse-native.c'],
+    }],
+  };
+  writeFileSync(gypPath, JSON.stringify(systemGyp, null, 2));
+}
+
+const built = join(pkgDir, 'build', 'Release', 'fuse.node');
+const stamp = join(pkgDir, 'build', 'dbos-system-libfuse');
+if (!existsSync(built) || !existsSync(stamp)) {
+  const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
+  // Build against the headers of the Node.js that runs us (Debian's nodejs
+  // ships them under /usr/include/node); node-gyp would otherwise download them.
+  const nodedir = process.env.npm_config_nodedir
+    || (existsSync('/usr/include/node/node_api.h') ? '/usr' : undefined);
+  const args = [nodeGyp, 'rebuild', ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
+  execFileSync(process.execPath, args, { cwd: pkgDir, stdio: ['ignore', 'ignore', 'inherit'] });
+  writeFileSync(stamp, `${new Date().toISOString()}\n`);
+}
+// node-gyp-build loads build/Release before prebuilds/, so the bundled
+// binary and its libfuse.so are never used.
+console.log(`build-fuse-native: ${built} (system libfuse2)`);

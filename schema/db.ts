@@ -1,0 +1,224 @@
+// Database access: one mysql2 pool, server-side prepared statements, a deadline
+// on every operation, and transactions retried on deadlock. Connection-level
+// failures become DbUnavailableError, which the filesystem reports as EIO; the
+// pool reconnects on its own once the server is back.
+import mysql, { type FieldPacket, type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
+import type { DbTarget } from './url.js';
+
+export type Param = string | number | bigint | Buffer | null;
+export type Row = Record<string, unknown>;
+
+/** A result column: its name, and whether it is DECIMAL (mysql2 returns those as strings). */
+export interface Field {
+  name: string;
+  decimal: boolean;
+}
+
+const DECIMAL_TYPE = 246;
+
+export class DbUnavailableError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+  }
+}
+
+export interface DbOptions {
+  poolSize?: number;
+  /** Deadline for one ordinary operation; bulk operations pass their own. */
+  opTimeoutMs?: number;
+  connectTimeoutMs?: number;
+}
+
+export interface QueryOptions {
+  timeoutMs?: number;
+}
+
+const UNAVAILABLE = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR',
+  'PROTOCOL_ENQUEUE_AFTER_QUIT', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR', 'ER_CONNECTION_KILLED',
+  'ER_QUERY_INTERRUPTED', 'ER_TOO_MANY_USER_CONNECTIONS',
+]);
+const RETRY_TX = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+
+function errCode(e: unknown): string | undefined {
+  return (e as { code?: string })?.code;
+}
+
+export function isUnavailable(e: unknown): boolean {
+  return e instanceof DbUnavailableError || UNAVAILABLE.has(errCode(e) ?? '') || (e as { fatal?: boolean })?.fatal === true;
+}
+
+export function isDuplicateKey(e: unknown): boolean {
+  return errCode(e) === 'ER_DUP_ENTRY';
+}
+
+function classify(e: unknown): unknown {
+  if (e instanceof DbUnavailableError) return e;
+  if (isUnavailable(e)) return new DbUnavailableError(`database unavailable: ${(e as Error).message}`, e);
+  return e;
+}
+
+/** Runs `work` but gives up at the deadline, so no caller ever hangs on a dead server. */
+async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DbUnavailableError(`database did not answer within ${ms} ms (${what})`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Statements that read or write through one connection (the pool or a transaction). */
+export interface Queryable {
+  /** A SELECT (or CALL) returning rows. */
+  rows<T extends Row = Row>(sql: string, params?: Param[], opts?: QueryOptions): Promise<T[]>;
+  /** INSERT/UPDATE/DELETE; returns the affected row count. */
+  run(sql: string, params?: Param[], opts?: QueryOptions): Promise<number>;
+}
+
+class Statements implements Queryable {
+  /** `autocommit`: each statement is its own transaction, so a deadlock victim can simply run again. */
+  constructor(private readonly conn: Pool | PoolConnection, private readonly timeoutMs: number, private readonly autocommit: boolean) {}
+
+  private async execute<T extends RowDataPacket[] | ResultSetHeader>(sql: string, params: Param[], opts: QueryOptions): Promise<T> {
+    const timeout = opts.timeoutMs ?? this.timeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [result] = await withDeadline(this.conn.execute<T>({ sql, timeout }, params), timeout + 250, 'statement');
+        return result;
+      } catch (e) {
+        if (this.autocommit && RETRY_TX.has(errCode(e) ?? '') && attempt < 8) {
+          await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+          continue;
+        }
+        throw classify(e);
+      }
+    }
+  }
+
+  async rows<T extends Row = Row>(sql: string, params: Param[] = [], opts: QueryOptions = {}): Promise<T[]> {
+    return (await this.execute<RowDataPacket[]>(sql, params, opts)) as unknown as T[];
+  }
+
+  async run(sql: string, params: Param[] = [], opts: QueryOptions = {}): Promise<number> {
+    return (await this.execute<ResultSetHeader>(sql, params, opts)).affectedRows;
+  }
+}
+
+export class Db implements Queryable {
+  readonly pool: Pool;
+  readonly opTimeoutMs: number;
+  private readonly statements: Statements;
+
+  constructor(readonly target: DbTarget, opts: DbOptions = {}) {
+    this.opTimeoutMs = opts.opTimeoutMs ?? 4500;
+    this.pool = mysql.createPool({
+      ...target,
+      connectionLimit: opts.poolSize ?? 32,
+      maxIdle: opts.poolSize ?? 32,
+      idleTimeout: 60_000,
+      connectTimeout: opts.connectTimeoutMs ?? 4000,
+      charset: 'utf8mb4',
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      maxPreparedStatements: 256,
+      enableKeepAlive: true,
+      waitForConnections: true,
+    });
+    // A broken idle connection must not crash the process; the pool drops it.
+    this.pool.on('connection', (c) => c.on('error', () => undefined));
+    this.statements = new Statements(this.pool, this.opTimeoutMs, true);
+  }
+
+  rows<T extends Row = Row>(sql: string, params?: Param[], opts?: QueryOptions): Promise<T[]> {
+    return this.statements.rows<T>(sql, params, opts);
+  }
+
+  run(sql: string, params?: Param[], opts?: QueryOptions): Promise<number> {
+    return this.statements.run(sql, params, opts);
+  }
+
+  /** Text-protocol query for arbitrary user SQL (`dbos sql`) and DDL. */
+  async text(sql: string, opts: QueryOptions = {}): Promise<{ rows: Row[] | null; fields: Field[]; affected: number }> {
+    const timeout = opts.timeoutMs ?? this.opTimeoutMs;
+    try {
+      const [result, fields] = await withDeadline(this.pool.query({ sql, timeout, rowsAsArray: false }), timeout + 250, 'query');
+      if (Array.isArray(result)) {
+        const last = Array.isArray(result[0]) ? (result[result.length - 1] as unknown as Row[]) : (result as Row[]);
+        const meta = (Array.isArray(fields?.[0]) ? (fields[fields.length - 1] as unknown as FieldPacket[]) : (fields ?? []));
+        return { rows: last, fields: meta.map((f) => ({ name: f.name, decimal: f.columnType === DECIMAL_TYPE })), affected: 0 };
+      }
+      return { rows: null, fields: [], affected: (result as ResultSetHeader).affectedRows };
+    } catch (e) {
+      throw classify(e);
+    }
+  }
+
+  /** Runs `work` on one connection without a transaction (session locks, DDL). */
+  async session<T>(work: (c: Queryable) => Promise<T>, opts: QueryOptions = {}): Promise<T> {
+    const timeout = opts.timeoutMs ?? this.opTimeoutMs;
+    let conn: PoolConnection;
+    try {
+      conn = await withDeadline(this.pool.getConnection(), this.opTimeoutMs, 'connect');
+    } catch (e) {
+      throw classify(e);
+    }
+    try {
+      return await work(new Statements(conn, timeout, true));
+    } catch (e) {
+      if (isUnavailable(e)) conn.destroy();
+      throw e;
+    } finally {
+      try { conn.release(); } catch { /* already destroyed */ }
+    }
+  }
+
+  /**
+   * Runs `work` in one transaction on one connection. Deadlocks and lock-wait
+   * timeouts roll back and retry (`work` must be safe to re-run); any other
+   * error rolls back and propagates.
+   */
+  async tx<T>(work: (t: Queryable) => Promise<T>, opts: QueryOptions = {}): Promise<T> {
+    const timeout = opts.timeoutMs ?? this.opTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      let conn: PoolConnection;
+      try {
+        conn = await withDeadline(this.pool.getConnection(), timeout, 'connect');
+      } catch (e) {
+        throw classify(e);
+      }
+      try {
+        await withDeadline(conn.query('START TRANSACTION'), timeout, 'begin');
+        const result = await work(new Statements(conn, timeout, false));
+        await withDeadline(conn.query('COMMIT'), timeout, 'commit');
+        conn.release();
+        return result;
+      } catch (e) {
+        const failed = classify(e);
+        if (isUnavailable(failed)) {
+          conn.destroy();
+          throw failed;
+        }
+        try {
+          await withDeadline(conn.query('ROLLBACK'), timeout, 'rollback');
+          conn.release();
+        } catch {
+          conn.destroy();
+        }
+        if (RETRY_TX.has(errCode(e) ?? '') && attempt < 8) {
+          await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+          continue;
+        }
+        throw failed;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => undefined);
+  }
+}

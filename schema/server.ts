@@ -1,0 +1,207 @@
+// The private MariaDB server: Debian's mariadbd binaries, run by us (not the
+// system service), with its data directory and unix socket under $DBOS_HOME and
+// networking off, so it never clashes with another MySQL on the machine.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, openSync, readFileSync, writeFileSync, rmSync, closeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { userInfo } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import mysql from 'mysql2/promise';
+import { type DbosHome, ensureHome } from './home.js';
+import type { DbTarget } from './url.js';
+
+export const PRIVATE_DATABASE = 'dbos';
+export const PRIVATE_USER = 'dbos';
+
+export class ServerError extends Error {}
+
+export type Durability = 'fsync' | 'commit';
+
+export interface ServerOptions {
+  /** InnoDB buffer pool, e.g. "1G" (DBOS_DB_MEMORY). */
+  bufferPool?: string;
+  /** "fsync": commits reach the OS at once and disk at fsync() (FLUSH ENGINE LOGS);
+   *  "commit": every commit is on disk before it returns. */
+  durability?: Durability;
+  /** Seconds to wait for the server to accept connections. */
+  startTimeoutSec?: number;
+}
+
+export interface ServerStatus {
+  running: boolean;
+  pid?: number;
+  socket: string;
+  dataDir: string;
+  initialized: boolean;
+}
+
+function findBinary(names: string[]): string {
+  for (const name of names) {
+    for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin']) {
+      const p = join(dir, name);
+      if (existsSync(p)) return p;
+    }
+  }
+  throw new ServerError(`MariaDB is not installed (no ${names.join(' or ')}); run scripts/start or apt-get install mariadb-server.`);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function serverStatus(home: DbosHome): ServerStatus {
+  const pid = readPid(home.serverPidFile);
+  const running = pid !== undefined && pidAlive(pid) && existsSync(home.socket);
+  return { running, pid: running ? pid : undefined, socket: home.socket, dataDir: home.dataDir, initialized: existsSync(join(home.dataDir, 'mysql')) };
+}
+
+/** The account our own tools use on the private server. */
+export function privateTarget(home: DbosHome): DbTarget {
+  return { user: PRIVATE_USER, password: readSecret(home), socketPath: home.socket, database: PRIVATE_DATABASE };
+}
+
+function readSecret(home: DbosHome): string {
+  try {
+    return readFileSync(home.secretFile, 'utf8').trim();
+  } catch {
+    throw new ServerError(`the private database has not been set up in ${home.root}; run "dbos up" first.`);
+  }
+}
+
+function ensureSecret(home: DbosHome): string {
+  if (!existsSync(home.secretFile)) writeFileSync(home.secretFile, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
+  return readSecret(home);
+}
+
+function tailOfLog(file: string, lines = 6): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no server log)';
+  }
+}
+
+function initializeDataDir(home: DbosHome, runAs: string): void {
+  const installDb = findBinary(['mariadb-install-db', 'mysql_install_db']);
+  const result = spawnSync(installDb, [
+    '--no-defaults', `--datadir=${home.dataDir}`, `--user=${runAs}`,
+    '--auth-root-authentication-method=socket', `--auth-root-socket-user=${runAs}`, '--skip-test-db',
+  ], { encoding: 'utf8' });
+  if (result.status !== 0) {
+    rmSync(home.dataDir, { recursive: true, force: true });
+    throw new ServerError(`could not initialize the database in ${home.dataDir}: ${(result.stderr || result.stdout).trim().split('\n').pop()}`);
+  }
+}
+
+/** Server settings; README "Durability" explains the commit setting. */
+function serverArgs(home: DbosHome, runAs: string, initFile: string, opts: ServerOptions): string[] {
+  return [
+    '--no-defaults',
+    `--datadir=${home.dataDir}`,
+    `--socket=${home.socket}`,
+    `--pid-file=${home.serverPidFile}`,
+    `--log-error=${home.serverLog}`,
+    `--init-file=${initFile}`,
+    `--user=${runAs}`,
+    '--skip-networking',
+    '--skip-name-resolve',
+    '--character-set-server=utf8mb4',
+    '--collation-server=utf8mb4_bin',
+    `--innodb-buffer-pool-size=${opts.bufferPool ?? process.env.DBOS_DB_MEMORY ?? '1G'}`,
+    '--innodb-log-file-size=512M',
+    `--innodb-flush-log-at-trx-commit=${opts.durability === 'commit' ? 1 : 2}`,
+    '--max-allowed-packet=256M',
+    '--max-connections=2000',
+    '--max-prepared-stmt-count=1048576',
+    '--performance-schema=OFF',
+  ];
+}
+
+/** Starts the private server if it is not running; idempotent. */
+export async function startServer(home: DbosHome, opts: ServerOptions = {}): Promise<ServerStatus> {
+  ensureHome(home);
+  const status = serverStatus(home);
+  if (status.running) return status;
+  if (home.socket.length > 100) throw new ServerError(`DBOS_HOME is too deep for a unix socket path (${home.socket}); choose a shorter DBOS_HOME.`);
+  rmSync(home.serverPidFile, { force: true });
+  rmSync(home.socket, { force: true });
+
+  const mariadbd = findBinary(['mariadbd', 'mysqld']);
+  const runAs = userInfo().username;
+  if (!status.initialized) initializeDataDir(home, runAs);
+  const secret = ensureSecret(home);
+
+  // The init file (re)creates our account at every start, so the secret file is
+  // the single source of truth for the password. It is deleted once we are up.
+  const initFile = join(home.root, 'init.sql');
+  const quoted = secret.replace(/[\\']/g, (c) => '\\' + c);
+  writeFileSync(initFile, [
+    `CREATE DATABASE IF NOT EXISTS ${PRIVATE_DATABASE};`,
+    `CREATE USER IF NOT EXISTS '${PRIVATE_USER}'@'localhost' IDENTIFIED BY '${quoted}';`,
+    `ALTER USER '${PRIVATE_USER}'@'localhost' IDENTIFIED BY '${quoted}';`,
+    `GRANT ALL PRIVILEGES ON *.* TO '${PRIVATE_USER}'@'localhost' WITH GRANT OPTION;`,
+    '',
+  ].join('\n'), { mode: 0o600 });
+
+  const logFd = openSync(home.serverLog, 'a', 0o600);
+  const child = spawn(mariadbd, serverArgs(home, runAs, initFile, opts), { detached: true, stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  let exited: number | null = null;
+  child.on('exit', (code) => { exited = code ?? -1; });
+  child.unref();
+
+  const deadline = Date.now() + (opts.startTimeoutSec ?? 120) * 1000;
+  try {
+    for (;;) {
+      if (exited !== null) throw new ServerError(`the database server exited during start-up (code ${exited}):\n${tailOfLog(home.serverLog)}`);
+      if (await canConnect(home, secret)) break;
+      if (Date.now() > deadline) throw new ServerError(`the database server did not accept connections within ${opts.startTimeoutSec ?? 120} s; see ${home.serverLog}.`);
+      await sleep(100);
+    }
+  } finally {
+    rmSync(initFile, { force: true });
+  }
+  return serverStatus(home);
+}
+
+async function canConnect(home: DbosHome, password: string): Promise<boolean> {
+  if (!existsSync(home.socket)) return false;
+  try {
+    const c = await mysql.createConnection({ socketPath: home.socket, user: PRIVATE_USER, password, connectTimeout: 2000 });
+    await c.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stops the private server cleanly (SIGTERM, then waits for InnoDB to shut down). */
+export async function stopServer(home: DbosHome, timeoutSec = 120): Promise<boolean> {
+  const pid = readPid(home.serverPidFile);
+  if (pid === undefined || !pidAlive(pid)) {
+    rmSync(home.serverPidFile, { force: true });
+    return false;
+  }
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutSec * 1000;
+  while (pidAlive(pid)) {
+    if (Date.now() > deadline) throw new ServerError(`the database server (pid ${pid}) did not stop within ${timeoutSec} s.`);
+    await sleep(100);
+  }
+  return true;
+}

@@ -1,0 +1,42 @@
+// A short-lived cache of Directory rows by path. The kernel has just looked a
+// file up before it opens it, so with this cache open() costs no round trip.
+// Every change made through this shim drops the paths it touches; changes made
+// elsewhere are seen once an entry expires (the same 1 s as the kernel's own
+// attribute cache).
+import { isWithin } from './paths.js';
+import type { Entry } from './sql/namespace.js';
+
+export class AttrCache {
+  private entries = new Map<string, { entry: Entry; expires: number }>();
+
+  constructor(private readonly ttlMs: number, private readonly maxEntries = 100_000) {}
+
+  get(path: string): Entry | undefined {
+    const hit = this.entries.get(path);
+    if (!hit) return undefined;
+    if (hit.expires < Date.now()) {
+      this.entries.delete(path);
+      return undefined;
+    }
+    return hit.entry;
+  }
+
+  set(entry: Entry): void {
+    if (this.ttlMs <= 0) return;
+    this.entries.delete(entry.path);
+    this.entries.set(entry.path, { entry, expires: Date.now() + this.ttlMs });
+    if (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+  }
+
+  drop(path: string): void {
+    this.entries.delete(path);
+  }
+
+  /** Drops `dir` and everything below it. */
+  dropBelow(dir: string): void {
+    for (const path of this.entries.keys()) if (isWithin(path, dir)) this.entries.delete(path);
+  }
+}

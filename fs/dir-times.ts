@@ -1,0 +1,92 @@
+// Directory mtime/ctime updates from creating and removing names, coalesced.
+// Creating a file is one INSERT; the parent's new times are kept here and
+// written within `delayMs` (one UPDATE per directory however many names
+// changed), at fsyncdir, and at shutdown. This shim reports the pending times
+// at once; other clients see them after the delay.
+import type { Db } from '../schema/db.js';
+import { isWithin, rebase } from './paths.js';
+import { Mutex } from './mutex.js';
+import * as namespace from './sql/namespace.js';
+import { laterOf, type Timespec } from './time.js';
+
+export class DirTimes {
+  private pending = new Map<string, Timespec>();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly lock = new Mutex();
+  private inFlight = false;
+  /** Directories whose times were set explicitly while a flush was in flight. */
+  private superseded = new Set<string>();
+
+  constructor(private readonly db: Db, private readonly delayMs: number, private readonly onError: (e: unknown) => void) {}
+
+  touch(dir: string, time: Timespec): void {
+    const had = this.pending.get(dir);
+    this.pending.set(dir, had ? laterOf(had, time) : time);
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.flush().catch(this.onError);
+      }, this.delayMs);
+    }
+  }
+
+  pendingFor(dir: string): Timespec | undefined {
+    return this.pending.get(dir);
+  }
+
+  /** Writes pending times (all, or those of one directory). Failed writes stay pending. */
+  async flush(only?: string): Promise<void> {
+    await this.lock.run(async () => {
+      const batch = only === undefined ? [...this.pending] : this.pending.has(only) ? [[only, this.pending.get(only)!] as const] : [];
+      for (const [dir] of batch) this.pending.delete(dir);
+      this.superseded.clear();
+      this.inFlight = true;
+      try {
+        let error: unknown;
+        for (const [dir, time] of batch) {
+          try {
+            await namespace.touchDirectory(this.db, dir, time);
+          } catch (e) {
+            // Retry later, unless utimens has set the times meanwhile.
+            if (!this.superseded.has(dir)) this.touch(dir, time);
+            error = e;
+          }
+        }
+        if (error) throw error;
+      } finally {
+        this.inFlight = false;
+      }
+    });
+  }
+
+  /** A directory moved: its pending times (and its descendants') move with it. */
+  rename(from: string, to: string): void {
+    for (const [dir, time] of [...this.pending]) {
+      if (isWithin(dir, from)) {
+        this.pending.delete(dir);
+        const moved = rebase(dir, from, to);
+        const had = this.pending.get(moved);
+        this.pending.set(moved, had ? laterOf(had, time) : time);
+      }
+    }
+  }
+
+  /**
+   * Times set explicitly (utimens) supersede earlier pending touches of `dir`;
+   * resolves once no write of an earlier touch can land after the caller's.
+   */
+  async discard(dir: string): Promise<void> {
+    this.pending.delete(dir);
+    if (this.inFlight) this.superseded.add(dir);
+    await this.lock.run(async () => undefined);
+  }
+
+  forget(dir: string): void {
+    for (const d of [...this.pending.keys()]) if (isWithin(d, dir)) this.pending.delete(d);
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

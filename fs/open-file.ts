@@ -1,0 +1,238 @@
+// One open regular file: its location in the file tables, its size, and a
+// write-back buffer of dirty blocks shared by every handle on it in this
+// process. Writes land in the buffer; flush() commits the dirty blocks, the
+// size row and the new mtime/ctime in one transaction. The shim flushes on
+// close (close-to-open consistency, as NFS), on fsync, when the buffer passes
+// its limit, and when it has been dirty for a while.
+import type { Db } from '../schema/db.js';
+import { fsError } from './errors.js';
+import { Mutex } from './mutex.js';
+import * as blocks from './sql/blocks.js';
+import * as namespace from './sql/namespace.js';
+import type { Timespec } from './time.js';
+
+/** ext4's limit with 4 KiB blocks. */
+export const MAX_FILE_SIZE = 2 ** 44;
+
+export interface WriteBackLimits {
+  /** Flush a file once it holds this many dirty bytes. */
+  perFileBytes: number;
+  /** Flush the writing file when all files together hold this many. */
+  totalBytes: number;
+}
+
+/** Dirty bytes across all open files, to bound the daemon's memory. */
+export class DirtyBudget {
+  bytes = 0;
+  constructor(readonly limits: WriteBackLimits) {}
+}
+
+interface DirtyBlock {
+  data: Buffer;  // capacity, zero-filled beyond len
+  len: number;   // bytes from the block's start that are meaningful
+}
+
+export class OpenFile {
+  refs = 0;
+  /** Set when the name was removed while open (library use); writes are then dropped. */
+  unlinked = false;
+  /** When the buffer first became dirty (ms), for the background flusher. */
+  dirtySince = 0;
+  private dirty = new Map<number, DirtyBlock>();
+  private dirtyBytes = 0;
+  private pendingTime: Timespec | null = null;
+  private dbSize: number;
+  private readonly lock = new Mutex();
+
+  constructor(
+    private readonly db: Db,
+    public loc: blocks.FileLocation,
+    readonly blockSize: number,
+    public size: number,
+    private readonly budget: DirtyBudget,
+    private readonly clock: () => Timespec,
+  ) {
+    this.dbSize = size;
+  }
+
+  get path(): string {
+    return this.loc.path;
+  }
+
+  /** mtime (= ctime) of writes not yet committed, if any. */
+  get pendingMtime(): Timespec | null {
+    return this.pendingTime;
+  }
+
+  get hasDirty(): boolean {
+    return this.dirty.size > 0 || this.pendingTime !== null;
+  }
+
+  /** Serializes work that must not interleave with writes or flushes (rename, truncate). */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    return this.lock.run(work);
+  }
+
+  async read(pos: number, len: number): Promise<Buffer> {
+    const size = this.size;
+    if (pos >= size || len <= 0) return Buffer.alloc(0);
+    const end = Math.min(pos + len, size);
+    const bs = this.blockSize;
+    const first = Math.floor(pos / bs);
+    const last = Math.floor((end - 1) / bs);
+    const sources = new Map<number, Buffer>();
+    let lo = Infinity;
+    let hi = -1;
+    for (let b = first; b <= last; b++) {
+      const d = this.dirty.get(b);
+      if (d) sources.set(b, d.data.subarray(0, d.len));
+      else if (b * bs < this.dbSize) {
+        lo = Math.min(lo, b);
+        hi = Math.max(hi, b);
+      }
+    }
+    if (hi >= 0) {
+      for (const blk of await blocks.readBlocks(this.db, this.loc, lo, hi)) {
+        if (!sources.has(blk.no)) sources.set(blk.no, blk.bytes);
+      }
+    }
+    const out = Buffer.alloc(end - pos);
+    for (const [b, src] of sources) {
+      const start = b * bs;
+      const from = Math.max(pos, start);
+      const to = Math.min(end, start + src.length);
+      if (to > from) src.copy(out, from - pos, from - start, to - start);
+    }
+    return out;
+  }
+
+  async write(data: Buffer, pos: number): Promise<number> {
+    if (data.length === 0) return 0;
+    const end = pos + data.length;
+    if (end > MAX_FILE_SIZE) throw fsError('EFBIG', this.path);
+    return this.lock.run(async () => {
+      const bs = this.blockSize;
+      const first = Math.floor(pos / bs);
+      const last = Math.floor((end - 1) / bs);
+      const old = await this.committedBlocksUnder(first, last, pos, end);
+      for (let b = first; b <= last; b++) {
+        const start = b * bs;
+        const from = Math.max(pos, start) - start;
+        const to = Math.min(end, start + bs) - start;
+        const blk = this.dirtyBlock(b, to, old.get(b));
+        data.copy(blk.data, from, start + from - pos, start + to - pos);
+        if (to > blk.len) {
+          this.account(to - blk.len);
+          blk.len = to;
+        }
+      }
+      this.size = Math.max(this.size, end);
+      this.pendingTime = this.clock();
+      if (this.dirtySince === 0) this.dirtySince = Date.now();
+      if (this.dirtyBytes >= this.budget.limits.perFileBytes || this.budget.bytes >= this.budget.limits.totalBytes) {
+        await this.flushLocked();
+      }
+      return data.length;
+    });
+  }
+
+  /** Committed content of the blocks a write only partly covers (one range query). */
+  private async committedBlocksUnder(first: number, last: number, pos: number, end: number): Promise<Map<number, Buffer>> {
+    const bs = this.blockSize;
+    const needed: number[] = [];
+    for (const b of new Set([first, last])) {
+      if (this.dirty.has(b)) continue;
+      const start = b * bs;
+      const committed = Math.min(bs, Math.max(0, this.dbSize - start));
+      if (committed === 0) continue;
+      if (pos <= start && end >= start + committed) continue;  // fully overwritten
+      needed.push(b);
+    }
+    const out = new Map<number, Buffer>();
+    if (needed.length === 0) return out;
+    for (const blk of await blocks.readBlocks(this.db, this.loc, Math.min(...needed), Math.max(...needed))) {
+      if (needed.includes(blk.no)) out.set(blk.no, blk.bytes);
+    }
+    return out;
+  }
+
+  private dirtyBlock(b: number, minLen: number, committed: Buffer | undefined): DirtyBlock {
+    let blk = this.dirty.get(b);
+    if (!blk) {
+      const start = committed ? Math.min(committed.length, this.blockSize) : 0;
+      blk = { data: Buffer.alloc(Math.max(minLen, start)), len: 0 };
+      if (committed) {
+        committed.copy(blk.data, 0, 0, start);
+        blk.len = start;
+        this.account(start);
+      }
+      this.dirty.set(b, blk);
+    }
+    if (blk.data.length < minLen) {
+      const grown = Buffer.alloc(Math.min(this.blockSize, Math.max(minLen, blk.data.length * 2)));
+      blk.data.copy(grown, 0, 0, blk.len);
+      blk.data = grown;
+    }
+    return blk;
+  }
+
+  private account(delta: number): void {
+    this.dirtyBytes += delta;
+    this.budget.bytes += delta;
+  }
+
+  async flush(): Promise<void> {
+    if (!this.hasDirty) return;
+    await this.lock.run(() => this.flushLocked());
+  }
+
+  private async flushLocked(): Promise<void> {
+    if (!this.hasDirty) return;
+    if (this.unlinked) {
+      this.dropDirty();
+      return;
+    }
+    const size = this.size;
+    const bs = this.blockSize;
+    const rows: blocks.Block[] = [];
+    for (const [no, blk] of [...this.dirty].sort((x, y) => x[0] - y[0])) {
+      const len = Math.min(blk.len, size - no * bs);
+      if (len > 0) rows.push({ no, bytes: blk.data.subarray(0, len) });
+    }
+    const time = this.pendingTime;
+    await this.db.tx(async (t) => {
+      await blocks.writeBlocks(t, this.loc, rows, size);
+      if (time) await namespace.setAttrs(t, this.path, { mtime: time, ctime: time });
+    }, { timeoutMs: 60_000 });
+    this.dbSize = size;
+    this.dropDirty();
+  }
+
+  private dropDirty(): void {
+    this.account(-this.dirtyBytes);
+    this.dirty.clear();
+    this.pendingTime = null;
+    this.dirtySince = 0;
+  }
+
+  /** Commits pending writes, then cuts or extends the file to `size`. */
+  async truncate(size: number, time: Timespec): Promise<void> {
+    if (size < 0) throw fsError('EINVAL', this.path);
+    if (size > MAX_FILE_SIZE) throw fsError('EFBIG', this.path);
+    await this.lock.run(async () => {
+      await this.flushLocked();
+      await truncateCommitted(this.db, this.loc, this.blockSize, this.dbSize, size, time);
+      this.size = size;
+      this.dbSize = size;
+    });
+  }
+}
+
+/** Truncates a file that has no dirty data here: rows, size row and times in one transaction. */
+export async function truncateCommitted(db: Db, loc: blocks.FileLocation, blockSize: number, oldSize: number, size: number, time: Timespec): Promise<void> {
+  await db.tx(async (t) => {
+    if (size < oldSize) await blocks.cutAt(t, loc, size, blockSize);
+    await blocks.writeBlocks(t, loc, [], size);
+    await namespace.setAttrs(t, loc.path, { mtime: time, ctime: time });
+  }, { timeoutMs: 600_000 });
+}

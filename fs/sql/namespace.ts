@@ -1,0 +1,232 @@
+// SQL for the Directory table: one row per name, (d_name, content) = (parent
+// path, entry name), holding the entry's type, owner and POSIX attributes.
+// Every statement is parameterized; prefixes are byte ranges, never LIKE, so
+// "%", "_" and "\" in names are ordinary bytes.
+import type { Param, Queryable } from '../../schema/db.js';
+import type { ContentType, Placement } from '../attrs.js';
+import { splitPath } from '../paths.js';
+import { fromDecimal, toDecimal, type Timespec } from '../time.js';
+
+/** A Directory row, with the file's size from its block −1 row. */
+export interface Entry {
+  path: string;
+  type: ContentType;
+  owner: string;
+  perm: number;
+  pKey: number;
+  gid: number;
+  nlink: number;
+  atime: Timespec;
+  mtime: Timespec;
+  ctime: Timespec;
+  rdev: number;
+  target: string | null;
+  placement: Placement;
+  blockSize: number;
+  /** f_size of a regular file (0 until its first write); unused for other types. */
+  size: number;
+}
+
+export interface NewEntry {
+  type: ContentType;
+  owner: string;
+  perm: number;
+  pKey: number;
+  gid: number;
+  nlink: number;
+  time: Timespec;
+  rdev?: number;
+  target?: string | null;
+  /** Inherited from the parent directory when not given. */
+  placement?: Placement | null;
+  blockSize?: number | null;
+}
+
+const COLUMNS = `d.content_type, d.user_name, d.protection_info, d.p_key, d.gid, d.nlink, d.atime, d.mtime, d.ctime,
+  d.rdev, d.target, d.placement, d.block_size`;
+
+interface EntryRow {
+  content_type: ContentType;
+  user_name: string;
+  protection_info: number;
+  p_key: number;
+  gid: number;
+  nlink: number;
+  atime: string;
+  mtime: string;
+  ctime: string;
+  rdev: number;
+  target: Buffer | null;
+  placement: Placement;
+  block_size: number;
+  f_size?: number | null;
+  [k: string]: unknown;
+}
+
+function toEntry(path: string, r: EntryRow): Entry {
+  return {
+    path,
+    type: r.content_type,
+    owner: r.user_name,
+    perm: Number(r.protection_info),
+    pKey: Number(r.p_key),
+    gid: Number(r.gid),
+    nlink: Number(r.nlink),
+    atime: fromDecimal(r.atime),
+    mtime: fromDecimal(r.mtime),
+    ctime: fromDecimal(r.ctime),
+    rdev: Number(r.rdev),
+    target: r.target === null ? null : r.target.toString('utf8'),
+    placement: r.placement,
+    blockSize: Number(r.block_size),
+    size: Number(r.f_size ?? 0),
+  };
+}
+
+/** One entry by path, joined with its size row: one round trip. */
+export async function lookup(q: Queryable, path: string): Promise<Entry | null> {
+  const { parent, name } = splitPath(path);
+  const rows = await q.rows<EntryRow>(
+    `SELECT ${COLUMNS}, COALESCE(l.f_size, p.f_size) AS f_size
+       FROM Directory d
+       LEFT JOIN Localized_file l ON d.content_type = 'file' AND d.placement = 'localized' AND l.f_name = ? AND l.block_no = -1
+       LEFT JOIN Parallel_file p ON d.content_type = 'file' AND d.placement = 'parallel' AND p.f_name = ? AND p.block_no = -1
+      WHERE d.d_name = ? AND d.content = ?`,
+    [path, path, parent, name]);
+  return rows[0] ? toEntry(path, rows[0]) : null;
+}
+
+/** Like lookup, taking a shared lock on the row until the transaction ends. */
+export async function lockEntry(q: Queryable, path: string, exclusive: boolean): Promise<Entry | null> {
+  const { parent, name } = splitPath(path);
+  const rows = await q.rows<EntryRow>(
+    `SELECT ${COLUMNS} FROM Directory d WHERE d.d_name = ? AND d.content = ? ${exclusive ? 'FOR UPDATE' : 'LOCK IN SHARE MODE'}`,
+    [parent, name]);
+  return rows[0] ? toEntry(path, rows[0]) : null;
+}
+
+export async function list(q: Queryable, dir: string): Promise<{ name: string; type: ContentType }[]> {
+  const rows = await q.rows<{ content: Buffer; content_type: ContentType }>(
+    'SELECT content, content_type FROM Directory WHERE d_name = ?', [dir]);
+  return rows.map((r) => ({ name: r.content.toString('utf8'), type: r.content_type }));
+}
+
+export async function hasChildren(q: Queryable, dir: string): Promise<boolean> {
+  const rows = await q.rows('SELECT 1 AS x FROM Directory WHERE d_name = ? LIMIT 1', [dir]);
+  return rows.length > 0;
+}
+
+export interface Inserted {
+  placement: Placement;
+  blockSize: number;
+  gid: number;
+  perm: number;
+}
+
+/**
+ * Creates `path` in one INSERT … SELECT that also checks, in the same
+ * statement, that the parent exists and is a directory (locking its row
+ * shared, so a concurrent rmdir or rename waits). The new entry inherits the
+ * parent's placement and block size, and in a set-group-ID directory its group
+ * (and, for a directory, the set-group-ID bit). Returns what was stored, or
+ * null when the parent is missing or not a directory; throws ER_DUP_ENTRY when
+ * the name exists.
+ */
+export async function insert(q: Queryable, path: string, e: NewEntry): Promise<Inserted | null> {
+  const { parent, name } = splitPath(path);
+  const grand = splitPath(parent);
+  const t = toDecimal(e.time);
+  const SGID = 0o2000;
+  const rows = await q.rows<{ placement: Placement; block_size: number; gid: number; protection_info: number }>(
+    `INSERT INTO Directory (d_name, content, content_type, user_name, protection_info, p_key, gid, nlink,
+                            atime, mtime, ctime, rdev, target, placement, block_size)
+     SELECT ?, ?, ?, ?, ? | IF(? = 'directory' AND up.protection_info & ${SGID}, ${SGID}, 0), ?,
+            IF(up.protection_info & ${SGID}, up.gid, ?), ?, ?, ?, ?, ?, ?,
+            COALESCE(?, up.placement), COALESCE(?, up.block_size)
+       FROM Directory up
+      WHERE up.d_name = ? AND up.content = ? AND up.content_type = 'directory'
+      LOCK IN SHARE MODE
+     RETURNING placement, block_size, gid, protection_info`,
+    [parent, name, e.type, e.owner, e.perm, e.type, e.pKey, e.gid, e.nlink, t, t, t, e.rdev ?? 0, e.target ?? null,
+      e.placement ?? null, e.blockSize ?? null, grand.parent, grand.name]);
+  const r = rows[0];
+  return r ? { placement: r.placement, blockSize: Number(r.block_size), gid: Number(r.gid), perm: Number(r.protection_info) } : null;
+}
+
+/** The root directory's row, created once. */
+export async function insertRoot(q: Queryable, e: NewEntry): Promise<void> {
+  const t = toDecimal(e.time);
+  await q.run(
+    `INSERT IGNORE INTO Directory (d_name, content, content_type, user_name, protection_info, p_key, gid, nlink,
+                                   atime, mtime, ctime, rdev, target, placement, block_size)
+     VALUES ('', '/', 'directory', ?, ?, ?, ?, 2, ?, ?, ?, 0, NULL, ?, ?)`,
+    [e.owner, e.perm, e.pKey, e.gid, t, t, t, e.placement ?? 'localized', e.blockSize ?? null]);
+}
+
+export async function remove(q: Queryable, path: string): Promise<number> {
+  const { parent, name } = splitPath(path);
+  return q.run('DELETE FROM Directory WHERE d_name = ? AND content = ?', [parent, name]);
+}
+
+export interface AttrChange {
+  perm?: number;
+  owner?: string;
+  gid?: number;
+  pKey?: number;
+  atime?: Timespec;
+  mtime?: Timespec;
+  ctime?: Timespec;
+  placement?: Placement;
+  blockSize?: number;
+}
+
+/** Updates the given attributes of one entry; returns the rows changed (0 if gone). */
+export async function setAttrs(q: Queryable, path: string, c: AttrChange): Promise<number> {
+  const sets: string[] = [];
+  const params: Param[] = [];
+  const add = (column: string, value: Param) => { sets.push(`${column} = ?`); params.push(value); };
+  if (c.perm !== undefined) add('protection_info', c.perm);
+  if (c.owner !== undefined) add('user_name', c.owner);
+  if (c.gid !== undefined) add('gid', c.gid);
+  if (c.pKey !== undefined) add('p_key', c.pKey);
+  if (c.atime !== undefined) add('atime', toDecimal(c.atime));
+  if (c.mtime !== undefined) add('mtime', toDecimal(c.mtime));
+  if (c.ctime !== undefined) add('ctime', toDecimal(c.ctime));
+  if (c.placement !== undefined) add('placement', c.placement);
+  if (c.blockSize !== undefined) add('block_size', c.blockSize);
+  if (sets.length === 0) return 1;
+  const { parent, name } = splitPath(path);
+  return q.run(`UPDATE Directory SET ${sets.join(', ')} WHERE d_name = ? AND content = ?`, [...params, parent, name]);
+}
+
+/** Moves a directory's times forward (never back) and adjusts its link count. */
+export async function touchDirectory(q: Queryable, dir: string, time: Timespec | null, nlinkDelta = 0): Promise<number> {
+  const { parent, name } = splitPath(dir);
+  const t = time ? toDecimal(time) : null;
+  return q.run(
+    `UPDATE Directory SET mtime = GREATEST(mtime, COALESCE(?, mtime)), ctime = GREATEST(ctime, COALESCE(?, ctime)),
+                          nlink = nlink + ?
+      WHERE d_name = ? AND content = ? AND content_type = 'directory'`,
+    [t, t, nlinkDelta, parent, name]);
+}
+
+/** Renames one entry (not its descendants). */
+export async function move(q: Queryable, from: string, to: string, ctime: Timespec): Promise<number> {
+  const a = splitPath(from);
+  const b = splitPath(to);
+  return q.run('UPDATE Directory SET d_name = ?, content = ?, ctime = ? WHERE d_name = ? AND content = ?',
+    [b.parent, b.name, toDecimal(ctime), a.parent, a.name]);
+}
+
+/**
+ * Rewrites d_name of every entry below directory `from` to lie below `to`.
+ * The range [from + "/", from + "0") holds exactly the paths that start with
+ * from + "/", because "0" is the byte after "/".
+ */
+export async function moveDescendants(q: Queryable, from: string, to: string): Promise<number> {
+  return q.run(
+    `UPDATE Directory SET d_name = CONCAT(?, SUBSTRING(d_name, ?))
+      WHERE d_name = ? OR (d_name >= ? AND d_name < ?)`,
+    [to, Buffer.byteLength(from) + 1, from, from + '/', from + '0'],
+    { timeoutMs: 600_000 });
+}

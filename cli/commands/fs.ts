@@ -1,0 +1,69 @@
+// dbos fs placement|blocksize: per-directory layout settings, which new files
+// below the directory inherit. The same settings are the xattrs
+// user.dbos.placement and user.dbos.block_size on the mount.
+import { relative } from 'node:path';
+import type { Command } from 'commander';
+import { DbosFs } from '../../fs/dbosfs.js';
+import { canonical, mounts } from '../../fs/fuse/mountpoint.js';
+import { CliError } from '../errors.js';
+import { connect, resolveTarget } from '../target.js';
+
+/** A path on a dbos mount becomes the path inside the filesystem; any other path is taken as one already. */
+export function insidePath(path: string): string {
+  const abs = canonical(path);
+  const mount = mounts().filter((m) => m.fstype === 'fuse.dbos' && (abs === m.mountpoint || abs.startsWith(m.mountpoint + '/'))).pop();
+  if (!mount) {
+    if (!path.startsWith('/')) throw new CliError(`"${path}" is neither on a dbos mount nor an absolute path inside the filesystem.`);
+    return path;
+  }
+  return '/' + relative(mount.mountpoint, abs);
+}
+
+async function withShim<T>(dbUrl: string | undefined, work: (fs: DbosFs) => Promise<T>): Promise<T> {
+  const db = await connect(resolveTarget(dbUrl));
+  try {
+    const fs = await DbosFs.open(db, { checkPermissions: false });
+    try {
+      return await work(fs);
+    } finally {
+      await fs.close();
+    }
+  } finally {
+    await db.close();
+  }
+}
+
+export function registerFsCommands(program: Command): void {
+  const fsCmd = program.command('fs').description('filesystem settings kept in the Directory table');
+
+  fsCmd.command('placement')
+    .argument('<dir>', 'a directory on a dbos mount, or a path inside the filesystem such as /data')
+    .argument('[placement]', 'localized (blocks on the owner\'s partition) or parallel (blocks spread over all partitions)')
+    .description('show or set where new files below DIR keep their blocks')
+    .option('--db <url>', 'the database instead of the private server')
+    .action(async (dir: string, placement: string | undefined, o: { db?: string }) => {
+      const p = insidePath(dir);
+      if (placement !== undefined && placement !== 'localized' && placement !== 'parallel') throw new CliError('placement must be "localized" or "parallel".');
+      await withShim(o.db, async (fs) => {
+        if (placement) await fs.setPlacement(p, placement);
+        console.log(`${p}: ${(await fs.getxattr(p, 'user.dbos.placement')).toString()}`);
+      });
+    });
+
+  fsCmd.command('blocksize')
+    .argument('<dir>', 'a directory on a dbos mount, or a path inside the filesystem')
+    .argument('[bytes]', 'block size for new files below DIR (512 bytes to 8 MiB)')
+    .description('show or set the block size new files below DIR are written with')
+    .option('--db <url>', 'the database instead of the private server')
+    .action(async (dir: string, bytes: string | undefined, o: { db?: string }) => {
+      const p = insidePath(dir);
+      await withShim(o.db, async (fs) => {
+        if (bytes !== undefined) {
+          const n = Number(bytes);
+          if (!Number.isInteger(n)) throw new CliError(`block size must be a whole number of bytes (got "${bytes}").`);
+          await fs.setBlockSize(p, n);
+        }
+        console.log(`${p}: ${(await fs.getxattr(p, 'user.dbos.block_size')).toString()} bytes`);
+      });
+    });
+}

@@ -1,0 +1,83 @@
+// The FUSE adapter: translates kernel requests (as fuse-native delivers them)
+// into shim calls and shim results into FUSE replies. No filesystem semantics
+// live here; an FsError becomes its negative errno.
+import { constants as fsc } from 'node:fs';
+import type { Logger } from '../../schema/log.js';
+import { S_IFDIR, typeBits, type Stat } from '../attrs.js';
+import type { Caller, DbosFs } from '../dbosfs.js';
+import { toFsError } from '../errors.js';
+import type { CallerContext, FuseOps, TimeArg } from './native.js';
+
+type Cb = (...args: any[]) => void;
+
+export function fuseOps(fs: DbosFs, caller: () => CallerContext, log: Logger): FuseOps {
+  const who = (): Caller => {
+    const c = caller();
+    return { uid: c.uid, gid: c.gid };
+  };
+
+  /** Replies cb(0, value) or cb(-errno). */
+  const reply = <T>(cb: Cb, work: Promise<T>, map: (v: T) => unknown[] = (v) => [v]) => {
+    work.then((v) => cb(0, ...map(v)), (e) => cb(-fail(e)));
+  };
+  /** read and write reply with the byte count in place of the error. */
+  const replyCount = (cb: Cb, work: Promise<number>) => {
+    work.then((n) => cb(n), (e) => cb(-fail(e)));
+  };
+  const fail = (e: unknown): number => {
+    const err = toFsError(e, undefined, (x) => log.error({ err: x }, 'unexpected error'));
+    if (err.code === 'EIO') log.warn({ err: err.message }, 'operation failed with EIO');
+    return err.errno;
+  };
+
+  const dirStat = (type: Parameters<typeof typeBits>[0]): Stat => ({
+    mode: typeBits(type), uid: 0, gid: 0, size: 0, nlink: 1, rdev: 0, blksize: 4096, blocks: 0,
+    atime: { sec: 0, nsec: 0 }, mtime: { sec: 0, nsec: 0 }, ctime: { sec: 0, nsec: 0 },
+  });
+
+  return {
+    init: (cb: Cb) => cb(0),
+    getattr: (path: string, cb: Cb) => reply(cb, fs.getattr(path)),
+    fgetattr: (path: string, _fd: number, cb: Cb) => reply(cb, fs.getattr(path)),
+    readdir: (path: string, cb: Cb) => {
+      const c = who();
+      reply(cb, fs.readdir(path, c), (entries) => {
+        const names = ['.', '..', ...entries.map((e) => e.name)];
+        // Only the type bits matter here: they become d_type for find and ls.
+        const stats = [{ ...dirStat('directory'), mode: S_IFDIR }, { ...dirStat('directory'), mode: S_IFDIR }, ...entries.map((e) => dirStat(e.type))];
+        return [names, stats];
+      });
+    },
+    statfs: (path: string, cb: Cb) => reply(cb, fs.statfs(path)),
+    mkdir: (path: string, mode: number, cb: Cb) => { const c = who(); reply(cb, fs.mkdir(path, mode, c), () => []); },
+    rmdir: (path: string, cb: Cb) => { const c = who(); reply(cb, fs.rmdir(path, c), () => []); },
+    mknod: (path: string, mode: number, dev: number, cb: Cb) => { const c = who(); reply(cb, fs.mknod(path, mode, dev, c), () => []); },
+    create: (path: string, mode: number, cb: Cb) => { const c = who(); reply(cb, fs.create(path, mode, fsc.O_CREAT | fsc.O_RDWR, c)); },
+    open: (path: string, flags: number, cb: Cb) => { const c = who(); reply(cb, fs.open(path, flags & ~fsc.O_CREAT, 0, c)); },
+    read: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
+      replyCount(cb, fs.read(fd, len, pos).then((data) => data.copy(buf, 0, 0, data.length))),
+    write: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
+      replyCount(cb, fs.write(fd, buf.subarray(0, len), pos)),
+    flush: (_path: string, fd: number, cb: Cb) => reply(cb, fs.flush(fd), () => []),
+    fsync: (_path: string, _datasync: boolean, fd: number, cb: Cb) => reply(cb, fs.fsync(fd), () => []),
+    fsyncdir: (path: string, _datasync: boolean, _fd: number, cb: Cb) => reply(cb, fs.fsyncdir(path), () => []),
+    release: (_path: string, fd: number, cb: Cb) => reply(cb, fs.release(fd), () => []),
+    truncate: (path: string, size: number, cb: Cb) => { const c = who(); reply(cb, fs.truncate(path, size, c), () => []); },
+    ftruncate: (_path: string, fd: number, size: number, cb: Cb) => reply(cb, fs.ftruncate(fd, size), () => []),
+    unlink: (path: string, cb: Cb) => { const c = who(); reply(cb, fs.unlink(path, c), () => []); },
+    rename: (src: string, dest: string, cb: Cb) => { const c = who(); reply(cb, fs.rename(src, dest, 0, c), () => []); },
+    link: (src: string, dest: string, cb: Cb) => reply(cb, fs.link(src, dest), () => []),
+    symlink: (target: string, path: string, cb: Cb) => { const c = who(); reply(cb, fs.symlink(target, path, c), () => []); },
+    readlink: (path: string, cb: Cb) => reply(cb, fs.readlink(path)),
+    chmod: (path: string, mode: number, cb: Cb) => { const c = who(); reply(cb, fs.chmod(path, mode, c), () => []); },
+    chown: (path: string, uid: number, gid: number, cb: Cb) => { const c = who(); reply(cb, fs.chown(path, uid, gid, c), () => []); },
+    utimens: (path: string, atime: TimeArg, mtime: TimeArg, cb: Cb) => { const c = who(); reply(cb, fs.utimens(path, atime, mtime, c), () => []); },
+    getxattr: (path: string, name: string, _position: number, cb: Cb) => reply(cb, fs.getxattr(path, name)),
+    setxattr: (path: string, name: string, value: Buffer, _position: number, flags: number, cb: Cb) => {
+      const c = who();
+      reply(cb, fs.setxattr(path, name, Buffer.from(value), flags, c), () => []);
+    },
+    listxattr: (path: string, cb: Cb) => reply(cb, fs.listxattr(path)),
+    removexattr: (path: string, name: string, cb: Cb) => { const c = who(); reply(cb, fs.removexattr(path, name, c), () => []); },
+  };
+}

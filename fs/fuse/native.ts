@@ -1,0 +1,147 @@
+// fuse-native, as rebuilt by scripts/build-fuse-native.mjs, with the pieces
+// its JavaScript side lacks: nanosecond timestamps (the patched binding carries
+// seconds:nanoseconds), UTIME_NOW/UTIME_OMIT, our mount options (fuse-native
+// has no big_writes/max_write), and the calling process's uid/gid/pid, which
+// the patched binding stores at the start of each thread's buffer.
+import { createRequire } from 'node:module';
+import type { Stat, StatFs } from '../attrs.js';
+import type { Timespec } from '../time.js';
+
+const require = createRequire(import.meta.url);
+
+export interface CallerContext {
+  uid: number;
+  gid: number;
+  pid: number;
+}
+
+export type Callback = (...args: unknown[]) => void;
+export type FuseOps = Record<string, (...args: any[]) => void>;
+
+interface FuseBase {
+  ops: FuseOps;
+  mnt: string;
+  _makeHandlerArray(): ((...args: unknown[]) => unknown)[];
+}
+type FuseClass = new (mnt: string, ops: FuseOps, opts: Record<string, unknown>) => FuseBase & {
+  mount(cb: (err: Error | null) => void): void;
+};
+
+const Fuse: FuseClass & Record<string, unknown> = require('fuse-native');
+
+const UTIME_NOW = (1 << 30) - 1;
+const UTIME_OMIT = (1 << 30) - 2;
+
+function putUint64(arr: Uint32Array, i: number, n: number): void {
+  arr[i] = n % 4294967296;
+  arr[i + 1] = Math.floor(n / 4294967296);
+}
+
+/** Low word nanoseconds, high word seconds: what the patched binding reads. */
+function putTime(arr: Uint32Array, i: number, t: Timespec): void {
+  arr[i] = t.nsec;
+  arr[i + 1] = t.sec >>> 0;
+}
+
+export function encodeStat(st: Stat): Uint32Array {
+  const a = new Uint32Array(18);
+  a[0] = st.mode;
+  a[1] = st.uid;
+  a[2] = st.gid;
+  putUint64(a, 3, st.size);
+  a[5] = 0;          // dev
+  a[6] = st.nlink;
+  a[7] = 0;          // ino: libfuse assigns its own (no use_ino)
+  a[8] = st.rdev;
+  a[9] = st.blksize;
+  putUint64(a, 10, st.blocks);
+  putTime(a, 12, st.atime);
+  putTime(a, 14, st.mtime);
+  putTime(a, 16, st.ctime);
+  return a;
+}
+
+export function encodeStatFs(s: StatFs): Uint32Array {
+  const cap = (n: number) => Math.min(Math.max(0, Math.floor(n)), 0xffffffff);
+  return Uint32Array.from([s.bsize, s.frsize, cap(s.blocks), cap(s.bfree), cap(s.bavail), cap(s.files), cap(s.ffree), cap(s.favail), 0, 0, s.namemax]);
+}
+
+export type TimeArg = Timespec | 'now' | 'omit';
+
+function decodeTime(nsec: number, sec: number): TimeArg {
+  if (nsec === UTIME_NOW) return 'now';
+  if (nsec === UTIME_OMIT) return 'omit';
+  return { sec, nsec };
+}
+
+export interface NativeMountOptions {
+  allowOther: boolean;
+  /** Seconds the kernel may cache attributes and names. */
+  attrTimeout: number;
+  entryTimeout: number;
+  /** Per-request safety net (ms), longer than any database deadline. */
+  timeoutMs: number;
+}
+
+/**
+ * The adapter's ops receive our Stat objects; this class encodes them, and
+ * exposes the caller of the request being dispatched right now (valid only
+ * synchronously at the start of an op).
+ */
+export class DbosFuse extends (Fuse as unknown as FuseClass) {
+  caller: CallerContext = { uid: 0, gid: 0, pid: 0 };
+  private readonly mountOpts: NativeMountOptions;
+
+  constructor(mountpoint: string, ops: FuseOps, opts: NativeMountOptions) {
+    super(mountpoint, ops, { timeout: { default: opts.timeoutMs, rename: false, unlink: false, truncate: false, ftruncate: false, flush: false, fsync: false, release: false, rmdir: false } });
+    this.mountOpts = opts;
+  }
+
+  override _makeHandlerArray(): ((...args: unknown[]) => unknown)[] {
+    const handlers = super._makeHandlerArray();
+    return handlers.map((h) => h && ((native: unknown, ...rest: unknown[]) => {
+      const b = native as Buffer;
+      this.caller = { uid: b.readUInt32LE(0), gid: b.readUInt32LE(4), pid: b.readUInt32LE(8) };
+      return h(native, ...rest);
+    }));
+  }
+
+  _fuseOptions(): string {
+    const o = this.mountOpts;
+    const options = [
+      'fsname=dbos', 'subtype=dbos', 'default_permissions',
+      'big_writes', 'max_write=131072', 'max_read=131072',
+      `attr_timeout=${o.attrTimeout}`, `entry_timeout=${o.entryTimeout}`, 'negative_timeout=0',
+    ];
+    if (o.allowOther) options.push('allow_other');
+    return '-o' + options.join(',');
+  }
+
+  _op_getattr(signal: Callback, path: string): void {
+    this.ops.getattr!(path, (err: number, st?: Stat) => (err ? signal(err, new Uint32Array(18)) : signal(0, encodeStat(st!))));
+  }
+
+  _op_fgetattr(signal: Callback, path: string, fd: number): void {
+    this.ops.fgetattr!(path, fd, (err: number, st?: Stat) => (err ? signal(err, new Uint32Array(18)) : signal(0, encodeStat(st!))));
+  }
+
+  _op_readdir(signal: Callback, path: string): void {
+    this.ops.readdir!(path, (err: number, names?: string[], stats?: Stat[]) => {
+      if (err) return signal(err);
+      return signal(0, names, (stats ?? []).map(encodeStat));
+    });
+  }
+
+  _op_statfs(signal: Callback, path: string): void {
+    this.ops.statfs!(path, (err: number, s?: StatFs) => (err ? signal(err) : signal(0, encodeStatFs(s!))));
+  }
+
+  _op_utimens(signal: Callback, path: string, aNsec: number, aSec: number, mNsec: number, mSec: number): void {
+    this.ops.utimens!(path, decodeTime(aNsec, aSec), decodeTime(mNsec, mSec), (err: number) => signal(err));
+  }
+
+  static errno(code: string): number {
+    const v = (Fuse as unknown as Record<string, number>)[code];
+    return typeof v === 'number' ? v : -5;
+  }
+}

@@ -1,0 +1,66 @@
+// One JSON record per running mount daemon in $DBOS_HOME/run, so that
+// `dbos umount` and `dbos status` can find the daemon behind a mount point.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DbosHome } from '../../schema/home.js';
+
+export interface MountRecord {
+  pid: number;
+  mountpoint: string;
+  /** The database, password redacted. */
+  database: string;
+  log: string;
+  startedAt: string;
+}
+
+function recordFile(home: DbosHome, mountpoint: string): string {
+  return join(home.runDir, `mount-${createHash('sha256').update(mountpoint).digest('hex').slice(0, 16)}.json`);
+}
+
+/** The log file of the daemon for `mountpoint`. */
+export function mountLog(home: DbosHome, mountpoint: string): string {
+  return join(home.logsDir, `mount-${createHash('sha256').update(mountpoint).digest('hex').slice(0, 16)}.log`);
+}
+
+export function saveRecord(home: DbosHome, r: MountRecord): void {
+  writeFileSync(recordFile(home, r.mountpoint), JSON.stringify(r, null, 2) + '\n', { mode: 0o600 });
+}
+
+export function removeRecord(home: DbosHome, mountpoint: string, pid: number): void {
+  const r = readRecord(home, mountpoint);
+  if (r && r.pid === pid) rmSync(recordFile(home, mountpoint), { force: true });
+}
+
+export function readRecord(home: DbosHome, mountpoint: string): MountRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(recordFile(home, mountpoint), 'utf8')) as MountRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export function allRecords(home: DbosHome): MountRecord[] {
+  let names: string[];
+  try {
+    names = readdirSync(home.runDir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n.startsWith('mount-') && n.endsWith('.json')).flatMap((n) => {
+    try {
+      return [JSON.parse(readFileSync(join(home.runDir, n), 'utf8')) as MountRecord];
+    } catch {
+      return [];
+    }
+  });
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -6,7 +6,9 @@
 //   2. timestamps cross the binding as milliseconds; we carry seconds and
 //      nanoseconds instead (the JS side is fs/fuse/native.ts), which also lets
 //      UTIME_NOW and UTIME_OMIT through intact;
-//   3. the bundled library is not the system's.
+//   3. the bundled library is not the system's;
+//   4. it leaves fuse_operations.flag_utime_omit_ok unset, so libfuse drops any
+//      utimensat that sets only one of atime/mtime (tar -x, touch -m).
 // It also records the calling process's uid, gid and pid (fuse_get_context) at
 // the start of the per-thread struct that JS already sees as a Buffer, so files
 // created through a shared mount get the right owner.
@@ -53,6 +55,9 @@ if (!c.includes(MARK)) {
   c = edit(c, '  l->op = op_##name;\\\n',
     '  l->caller_uid = fuse_get_context()->uid;\\\n  l->caller_gid = fuse_get_context()->gid;\\\n  l->caller_pid = fuse_get_context()->pid;\\\n  l->op = op_##name;\\\n',
     'record the caller');
+  c = edit(c, 'struct fuse_operations ops = { };',
+    'struct fuse_operations ops = { };\n  ops.flag_utime_omit_ok = 1;',
+    'pass UTIME_OMIT and UTIME_NOW through');
   writeFileSync(cPath, `${MARK}\n${c}`);
 }
 

@@ -251,21 +251,26 @@ export class DbosFs {
         if (!keepUid && uid !== o.uid && caller.uid !== 0) throw fsError('EPERM', p);
         if (!keepGid && gid !== o.gid && (caller.uid !== 0 && (caller.uid !== o.uid || !mayChangeGroup(caller, gid)))) throw fsError('EPERM', p);
       }
-      const owner = keepUid ? undefined : await this.ids.user(uid);
+      const newOwner = keepUid ? undefined : await this.ids.user(uid);
+      const owner = newOwner && newOwner.name !== e.owner ? newOwner : undefined;
       const t = now();
-      await this.withFile(p, async () => {
-        await this.db.tx(async (tx) => {
-          const n = await namespace.setAttrs(tx, p, {
-            owner: owner?.name, pKey: owner?.homePartition, gid: keepGid ? undefined : gid, ctime: t,
-          });
-          if (!n) throw fsError('ENOENT', p);
-          if (owner && e.type === 'file') {
-            await blocks.changeOwner(tx, { path: p, placement: e.placement, pKey: owner.homePartition, owner: owner.name });
-          }
+      const change = { gid: keepGid ? undefined : gid, ctime: t };
+      if (!owner) {
+        // Same owner (what cp -a and tar do as root): one UPDATE.
+        if (!await namespace.setAttrs(this.db, p, change)) throw fsError('ENOENT', p);
+      } else {
+        // A new owner: a localized file's rows move to the owner's home partition.
+        await this.withFile(p, async () => {
+          await this.db.tx(async (tx) => {
+            if (!await namespace.setAttrs(tx, p, { ...change, owner: owner.name, pKey: owner.homePartition })) throw fsError('ENOENT', p);
+            if (e.type === 'file') {
+              await blocks.changeOwner(tx, { path: p, placement: e.placement, pKey: owner.homePartition, owner: owner.name });
+            }
+          }, { timeoutMs: 600_000 });
+          const open = this.openFiles.get(p);
+          if (open) open.loc = { ...open.loc, owner: owner.name, pKey: owner.homePartition };
         });
-        const open = this.openFiles.get(p);
-        if (open && owner) open.loc = { ...open.loc, owner: owner.name, pKey: owner.homePartition };
-      });
+      }
       this.cache.drop(p);
     });
   }

@@ -1,0 +1,352 @@
+// The shim's POSIX semantics, used as a library (no kernel), on a real database.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { constants as fsc } from 'node:fs';
+import { DbosFs, RENAME_NOREPLACE, XATTR_CREATE, XATTR_REPLACE } from '../../fs/dbosfs.js';
+import { S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG } from '../../fs/attrs.js';
+import { freshDatabase, type TestDb } from '../helpers/db.js';
+
+let t: TestDb;
+let fs: DbosFs;
+
+beforeAll(async () => {
+  t = await freshDatabase({ blockSize: 4096 });
+  fs = await DbosFs.open(t.db);
+});
+afterAll(async () => {
+  await fs?.close();
+  await t?.drop();
+});
+
+const errno = async (p: Promise<unknown>) => p.then(() => 'ok', (e) => e.code);
+const write = async (path: string, data: string | Buffer) => fs.writeFile(path, data);
+const text = async (path: string) => (await fs.readFile(path)).toString();
+const rows = async (sql: string, params: (string | number)[] = []) => t.db.rows(sql, params);
+
+describe('files', () => {
+  it('creates, writes, reads back and stats a file', async () => {
+    await fs.mkdir('/d', 0o755);
+    const fd = await fs.create('/d/f.txt', 0o640);
+    expect(await fs.write(fd, Buffer.from('hello world'), 0)).toBe(11);
+    expect((await fs.read(fd, 100, 6)).toString()).toBe('world');
+    await fs.release(fd);
+    const st = await fs.getattr('/d/f.txt');
+    expect(st.size).toBe(11);
+    expect(st.mode & S_IFMT).toBe(S_IFREG);
+    expect(st.mode & 0o7777).toBe(0o640);
+    expect(st.nlink).toBe(1);
+    expect(await text('/d/f.txt')).toBe('hello world');
+    expect(await fs.readdir('/d')).toEqual([{ name: 'f.txt', type: 'file' }]);
+  });
+
+  it('keeps bytes across block boundaries, partial blocks and overwrites', async () => {
+    const a = Buffer.alloc(3 * 4096 + 100);
+    for (let i = 0; i < a.length; i++) a[i] = (i * 7) % 251;
+    await write('/span', a);
+    const fd = await fs.open('/span', fsc.O_RDWR);
+    await fs.write(fd, Buffer.from('XYZ'), 4094);      // straddles blocks 0 and 1
+    await fs.write(fd, Buffer.from('tail'), a.length); // appends into the last block
+    await fs.release(fd);
+    a.write('XYZ', 4094);
+    const expected = Buffer.concat([a, Buffer.from('tail')]);
+    expect((await fs.readFile('/span')).equals(expected)).toBe(true);
+    const blocks = await rows("SELECT block_no, LENGTH(bytes) AS n FROM Localized_file WHERE f_name = ? AND block_no >= 0 ORDER BY block_no", ['/span']);
+    expect(blocks.map((r) => [Number(r.block_no), Number(r.n)])).toEqual([[0, 4096], [1, 4096], [2, 4096], [3, 104]]);
+  });
+
+  it('stores sparse files without rows for holes and reads holes as zeros', async () => {
+    const fd = await fs.create('/sparse', 0o644);
+    await fs.write(fd, Buffer.from('end'), 10 * 4096 + 5);
+    await fs.release(fd);
+    const st = await fs.getattr('/sparse');
+    expect(st.size).toBe(10 * 4096 + 8);
+    const data = await fs.readFile('/sparse');
+    expect(data.subarray(0, 10 * 4096 + 5).every((b) => b === 0)).toBe(true);
+    expect(data.subarray(10 * 4096 + 5).toString()).toBe('end');
+    const n = await rows('SELECT COUNT(*) AS n FROM Localized_file WHERE f_name = ? AND block_no >= 0', ['/sparse']);
+    expect(Number(n[0]!.n)).toBe(1);
+  });
+
+  it('truncates down and up, and the cut bytes read back as zeros', async () => {
+    await write('/tr', 'a'.repeat(10000));
+    await fs.truncate('/tr', 5000);
+    expect((await fs.getattr('/tr')).size).toBe(5000);
+    await fs.truncate('/tr', 9000);
+    const data = await fs.readFile('/tr');
+    expect(data.length).toBe(9000);
+    expect(data.subarray(0, 5000).toString()).toBe('a'.repeat(5000));
+    expect(data.subarray(5000).every((b) => b === 0)).toBe(true);
+    const n = await rows('SELECT COUNT(*) AS n FROM Localized_file WHERE f_name = ? AND block_no >= 2', ['/tr']);
+    expect(Number(n[0]!.n)).toBe(0);
+    expect(await errno(fs.truncate('/tr', -1))).toBe('EINVAL');
+    expect(await errno(fs.truncate('/d', 0))).toBe('EISDIR');
+  });
+
+  it('honours O_EXCL, O_TRUNC, O_APPEND and access modes', async () => {
+    await write('/flags', 'abcdef');
+    expect(await errno(fs.open('/flags', fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL))).toBe('EEXIST');
+    const ap = await fs.open('/flags', fsc.O_WRONLY | fsc.O_APPEND);
+    await fs.write(ap, Buffer.from('gh'), 0);
+    expect(await errno(fs.read(ap, 10, 0))).toBe('EBADF');
+    await fs.release(ap);
+    expect(await text('/flags')).toBe('abcdefgh');
+    const ro = await fs.open('/flags', fsc.O_RDONLY);
+    expect(await errno(fs.write(ro, Buffer.from('x'), 0))).toBe('EBADF');
+    await fs.release(ro);
+    await fs.release(await fs.open('/flags', fsc.O_WRONLY | fsc.O_TRUNC));
+    expect((await fs.getattr('/flags')).size).toBe(0);
+    expect(await errno(fs.read(999999, 1, 0))).toBe('EBADF');
+  });
+});
+
+describe('names', () => {
+  it('returns errnos for bad input', async () => {
+    expect(await errno(fs.getattr('/nope'))).toBe('ENOENT');
+    expect(await errno(fs.mkdir('/d', 0o755))).toBe('EEXIST');
+    expect(await errno(fs.create('/d/f.txt/x', 0o644))).toBe('ENOTDIR');
+    expect(await errno(fs.create('/missing/x', 0o644))).toBe('ENOENT');
+    expect(await errno(fs.rmdir('/d'))).toBe('ENOTEMPTY');
+    expect(await errno(fs.rmdir('/d/f.txt'))).toBe('ENOTDIR');
+    expect(await errno(fs.unlink('/d'))).toBe('EISDIR');
+    expect(await errno(fs.readdir('/d/f.txt'))).toBe('ENOTDIR');
+    expect(await errno(fs.mkdir('/' + 'a'.repeat(256), 0o755))).toBe('ENAMETOOLONG');
+    expect(await errno(fs.mkdir('/x\0y', 0o755))).toBe('EINVAL');
+    expect(await errno(fs.rmdir('/'))).toBe('EBUSY');
+    expect(await errno(fs.readlink('/d/f.txt'))).toBe('EINVAL');
+  });
+
+  it('accepts a name of exactly 255 bytes and paths up to 4096 bytes, not beyond', async () => {
+    await fs.mkdir('/' + 'n'.repeat(255), 0o755);
+    // 15 levels of 255-byte names plus the slashes: 3840 bytes, then up to 4096.
+    let p = '';
+    for (let i = 0; i < 15; i++) {
+      p += '/' + String(i).padStart(3, '0') + 'x'.repeat(252);
+      await fs.mkdir(p, 0o755);
+    }
+    const room = 4096 - Buffer.byteLength(p) - 1;
+    await write(`${p}/${'y'.repeat(room)}`, 'deep');
+    expect(await text(`${p}/${'y'.repeat(room)}`)).toBe('deep');
+    expect(await errno(fs.create(`${p}/${'y'.repeat(room + 1)}`, 0o644))).toBe('ENAMETOOLONG');
+    // The paper's f_name query finds the 4096-byte name.
+    const r = await rows('SELECT f_size FROM Localized_file WHERE f_name = ? AND block_no = -1', [`${p}/${'y'.repeat(room)}`]);
+    expect(Number(r[0]!.f_size)).toBe(4);
+  });
+
+  it('treats %, _, \\, quotes, spaces, newlines and emoji as ordinary bytes', async () => {
+    const names = ['100%', '1_0', 'a\\b', "it's", 'say "hi"', 'two words', 'line\nbreak', '😀 party', '%', '_', 'x%y', 'x_y', 'xay'];
+    await fs.mkdir('/odd', 0o755);
+    for (const n of names) await write(`/odd/${n}`, `content of ${n}`);
+    const listed = (await fs.readdir('/odd')).map((e) => e.name).sort();
+    expect(listed).toEqual([...names].sort());
+    for (const n of names) expect(await text(`/odd/${n}`)).toBe(`content of ${n}`);
+    // A directory named "x_" must not capture "xa…" (no LIKE wildcards in prefix queries).
+    await fs.mkdir('/odd/d%', 0o755);
+    await fs.mkdir('/odd/d_', 0o755);
+    await fs.mkdir('/odd/dX', 0o755);
+    await write('/odd/dX/keep', 'k');
+    await write('/odd/d_/moved', 'm');
+    await fs.rename('/odd/d_', '/odd/renamed');
+    expect(await text('/odd/dX/keep')).toBe('k');
+    expect(await text('/odd/renamed/moved')).toBe('m');
+    expect(await errno(fs.getattr('/odd/d_/moved'))).toBe('ENOENT');
+    expect((await fs.readdir('/odd/d%'))).toEqual([]);
+  });
+
+  it('creates symlinks, reads them, and stat follows them while getattr does not', async () => {
+    await write('/target', 'pointed at');
+    await fs.symlink('target', '/link');
+    await fs.symlink('/nowhere', '/dangling');
+    expect(await fs.readlink('/link')).toBe('target');
+    expect((await fs.getattr('/link')).mode & S_IFMT).toBe(S_IFLNK);
+    expect((await fs.getattr('/link')).size).toBe(6);
+    expect((await fs.stat('/link')).mode & S_IFMT).toBe(S_IFREG);
+    expect(await text('/link')).toBe('pointed at');
+    expect(await errno(fs.stat('/dangling'))).toBe('ENOENT');
+    await fs.symlink('loop2', '/loop1');
+    await fs.symlink('loop1', '/loop2');
+    expect(await errno(fs.stat('/loop1'))).toBe('ELOOP');
+  });
+
+  it('refuses hard links with EPERM', async () => {
+    expect(await errno(fs.link('/target', '/hard'))).toBe('EPERM');
+  });
+
+  it('makes FIFOs and keeps directory link counts', async () => {
+    await fs.mknod('/fifo', S_IFIFO | 0o600);
+    expect((await fs.getattr('/fifo')).mode & S_IFMT).toBe(S_IFIFO);
+    await fs.mkdir('/nl', 0o755);
+    expect((await fs.getattr('/nl')).nlink).toBe(2);
+    await fs.mkdir('/nl/a', 0o755);
+    await fs.mkdir('/nl/b', 0o755);
+    await write('/nl/file', 'x');
+    expect((await fs.getattr('/nl')).nlink).toBe(4);
+    await fs.rmdir('/nl/a');
+    expect((await fs.getattr('/nl')).nlink).toBe(3);
+    expect((await fs.getattr('/nl')).mode & S_IFMT).toBe(S_IFDIR);
+  });
+});
+
+describe('rename', () => {
+  it('renames a file over an existing file in one step', async () => {
+    await write('/r1', 'one');
+    await write('/r2', 'two');
+    await fs.rename('/r1', '/r2');
+    expect(await text('/r2')).toBe('one');
+    expect(await errno(fs.getattr('/r1'))).toBe('ENOENT');
+    const n = await rows('SELECT COUNT(*) AS n FROM Localized_file WHERE f_name = ?', ['/r1']);
+    expect(Number(n[0]!.n)).toBe(0);
+  });
+
+  it('follows POSIX for directory targets and refuses impossible moves', async () => {
+    await fs.mkdir('/ra', 0o755);
+    await fs.mkdir('/rb', 0o755);
+    await fs.mkdir('/rfull', 0o755);
+    await write('/rfull/x', 'x');
+    await write('/rf', 'f');
+    expect(await errno(fs.rename('/ra', '/rfull'))).toBe('ENOTEMPTY');
+    expect(await errno(fs.rename('/ra', '/rf'))).toBe('ENOTDIR');
+    expect(await errno(fs.rename('/rf', '/ra'))).toBe('EISDIR');
+    expect(await errno(fs.rename('/ra', '/ra/inside'))).toBe('EINVAL');
+    expect(await errno(fs.rename('/nope', '/x'))).toBe('ENOENT');
+    expect(await errno(fs.rename('/rf', '/nodir/x'))).toBe('ENOENT');
+    expect(await errno(fs.rename('/rf', '/rf/x'))).toBe('ENOTDIR');
+    expect(await errno(fs.rename('/rf', '/target', RENAME_NOREPLACE))).toBe('EEXIST');
+    await fs.rename('/ra', '/rb');  // over an empty directory
+    expect(await errno(fs.getattr('/ra'))).toBe('ENOENT');
+    expect((await fs.getattr('/rb')).mode & S_IFMT).toBe(S_IFDIR);
+    await fs.rename('/rf', '/rf');  // same name: nothing happens
+    expect(await text('/rf')).toBe('f');
+  });
+
+  it('moves a directory with thousands of files atomically, data and xattrs included', async () => {
+    await fs.mkdir('/big', 0o755);
+    await fs.mkdir('/big/sub', 0o755);
+    const N = 2000;
+    for (let i = 0; i < N; i++) await write(`/big/${i % 2 ? 'sub/' : ''}f${i}`, `file ${i}`);
+    await fs.setxattr('/big/sub/f1', 'user.tag', Buffer.from('v'));
+    await fs.mkdir('/dest', 0o755);
+    await fs.rename('/big', '/dest/moved');
+    const count = async (prefix: string) => Number((await rows(
+      'SELECT COUNT(*) AS n FROM Directory WHERE d_name = ? OR (d_name >= ? AND d_name < ?)', [prefix, prefix + '/', prefix + '0']))[0]!.n);
+    expect(await count('/big')).toBe(0);
+    expect(await count('/dest/moved')).toBe(N + 1);
+    const blocks = await rows("SELECT COUNT(*) AS n FROM Localized_file WHERE f_name >= '/big/' AND f_name < '/big0'");
+    expect(Number(blocks[0]!.n)).toBe(0);
+    expect(await text('/dest/moved/sub/f1999')).toBe('file 1999');
+    expect(await text('/dest/moved/f1000')).toBe('file 1000');
+    expect((await fs.getxattr('/dest/moved/sub/f1', 'user.tag')).toString()).toBe('v');
+    expect((await fs.getattr('/dest')).nlink).toBe(3);
+  });
+});
+
+describe('attributes', () => {
+  it('sets times with nanoseconds, UTIME_NOW and UTIME_OMIT', async () => {
+    await write('/times', 'x');
+    await fs.utimens('/times', { sec: 1000, nsec: 123456789 }, { sec: 2000, nsec: 987654321 });
+    let st = await fs.getattr('/times');
+    expect(st.atime).toEqual({ sec: 1000, nsec: 123456789 });
+    expect(st.mtime).toEqual({ sec: 2000, nsec: 987654321 });
+    await fs.utimens('/times', 'omit', 'now');
+    st = await fs.getattr('/times');
+    expect(st.atime).toEqual({ sec: 1000, nsec: 123456789 });
+    expect(Math.abs(st.mtime.sec - Date.now() / 1000)).toBeLessThan(5);
+  });
+
+  it('changes mode and owner, and registers new owners in User', async () => {
+    await write('/owned', 'y'.repeat(5000));
+    await fs.chmod('/owned', 0o4711);
+    expect((await fs.getattr('/owned')).mode & 0o7777).toBe(0o4711);
+    await fs.chown('/owned', 4242, 777);
+    const st = await fs.getattr('/owned');
+    expect([st.uid, st.gid]).toEqual([4242, 777]);
+    const u = await rows('SELECT user_name, home_partition FROM User WHERE uid = 4242');
+    expect(u).toHaveLength(1);
+    const header = await rows('SELECT f_owner, f_size FROM Localized_file WHERE f_name = ? AND block_no = -1', ['/owned']);
+    expect(header[0]).toMatchObject({ f_owner: u[0]!.user_name, f_size: 5000 });
+    const parts = await rows('SELECT DISTINCT p_key FROM Localized_file WHERE f_name = ?', ['/owned']);
+    expect(parts.map((r) => Number(r.p_key))).toEqual([Number(u[0]!.home_partition)]);
+    await fs.chown('/owned', -1, 778);
+    expect((await fs.getattr('/owned')).uid).toBe(4242);
+  });
+
+  it('keeps extended attributes with create/replace semantics', async () => {
+    await write('/xa', 'x');
+    await fs.setxattr('/xa', 'user.a', Buffer.from('1'));
+    await fs.setxattr('/xa', 'user.b', Buffer.from([0, 1, 2, 255]));
+    expect(await errno(fs.setxattr('/xa', 'user.a', Buffer.from('2'), XATTR_CREATE))).toBe('EEXIST');
+    expect(await errno(fs.setxattr('/xa', 'user.c', Buffer.from('2'), XATTR_REPLACE))).toBe('ENODATA');
+    await fs.setxattr('/xa', 'user.a', Buffer.from('3'), XATTR_REPLACE);
+    expect((await fs.getxattr('/xa', 'user.a')).toString()).toBe('3');
+    expect([...(await fs.getxattr('/xa', 'user.b'))]).toEqual([0, 1, 2, 255]);
+    expect(await fs.listxattr('/xa')).toEqual(['user.a', 'user.b']);
+    await fs.removexattr('/xa', 'user.a');
+    expect(await errno(fs.getxattr('/xa', 'user.a'))).toBe('ENODATA');
+    expect(await errno(fs.removexattr('/xa', 'user.a'))).toBe('ENODATA');
+    expect(await errno(fs.setxattr('/xa', 'user.big', Buffer.alloc(65537)))).toBe('E2BIG');
+    expect(await errno(fs.getxattr('/xa', 'system.posix_acl_access'))).toBe('EOPNOTSUPP');
+    await fs.unlink('/xa');
+    expect(await rows('SELECT * FROM Xattr WHERE f_name = ?', ['/xa'])).toEqual([]);
+  });
+
+  it('reports statfs', async () => {
+    const s = await fs.statfs('/');
+    expect(s.namemax).toBe(255);
+    expect(s.blocks).toBeGreaterThan(0);
+    expect(s.bfree).toBeLessThanOrEqual(s.blocks);
+  });
+});
+
+describe('placement', () => {
+  it('puts files under a parallel directory in Parallel_file and inherits block size', async () => {
+    await fs.mkdir('/par', 0o755);
+    await fs.setPlacement('/par', 'parallel');
+    await fs.setBlockSize('/par', 8192);
+    await fs.mkdir('/par/inner', 0o755);
+    const data = Buffer.alloc(5 * 8192, 9);
+    await write('/par/inner/big', data);
+    expect((await fs.getxattr('/par/inner/big', 'user.dbos.placement')).toString()).toBe('parallel');
+    expect((await fs.getxattr('/par/inner/big', 'user.dbos.block_size')).toString()).toBe('8192');
+    const blocks = await rows('SELECT block_no, LENGTH(bytes) AS n FROM Parallel_file WHERE f_name = ? ORDER BY block_no', ['/par/inner/big']);
+    expect(blocks.map((r) => Number(r.block_no))).toEqual([-1, 0, 1, 2, 3, 4]);
+    expect(await rows('SELECT * FROM Localized_file WHERE f_name = ?', ['/par/inner/big'])).toEqual([]);
+    expect((await fs.readFile('/par/inner/big')).equals(data)).toBe(true);
+    await fs.rename('/par/inner/big', '/moved-parallel');
+    expect((await fs.readFile('/moved-parallel')).equals(data)).toBe(true);
+    expect(await errno(fs.setPlacement('/moved-parallel', 'localized'))).toBe('EBUSY');
+    expect(await errno(fs.setxattr('/par', 'user.dbos.placement', Buffer.from('sideways')))).toBe('EINVAL');
+    expect(await errno(fs.setBlockSize('/par', 100))).toBe('EINVAL');
+  });
+});
+
+describe('the paper\'s queries', () => {
+  it('address blocks by f_name and block_no, and sum sizes per owner', async () => {
+    await fs.mkdir('/paper', 0o755);
+    await write('/paper/small', 'x'.repeat(100));
+    await write('/paper/large', 'y'.repeat(30000));
+    await fs.chown('/paper/large', 5151, 0);
+    const b = await rows('SELECT bytes FROM Localized_file WHERE f_name = ? AND block_no = ?', ['/paper/large', 7]);
+    expect((b[0]!.bytes as Buffer).toString()).toBe('y'.repeat(30000 - 7 * 4096));
+    const owner = (await rows('SELECT user_name FROM User WHERE uid = 5151'))[0]!.user_name as string;
+    const sum = await rows('SELECT SUM(f_size) AS s FROM Localized_file WHERE f_owner = ? AND f_size >= ?', [owner, 20 * 1024]);
+    expect(Number(sum[0]!.s)).toBe(30000);
+  });
+});
+
+describe('permissions (library use, as a non-root caller)', () => {
+  it('gives EACCES and EPERM where POSIX does', async () => {
+    const alice = { uid: 2001, gid: 2001 };
+    const bob = { uid: 2002, gid: 2002 };
+    await fs.mkdir('/home', 0o755);
+    await fs.mkdir('/home/alice', 0o700);
+    await fs.chown('/home/alice', alice.uid, alice.gid);
+    const fd = await fs.create('/home/alice/secret', 0o600, fsc.O_CREAT | fsc.O_RDWR, alice);
+    await fs.release(fd);
+    expect(await errno(fs.create('/home/alice/intruder', 0o644, fsc.O_CREAT | fsc.O_RDWR, bob))).toBe('EACCES');
+    expect(await errno(fs.open('/home/alice/secret', fsc.O_RDONLY, 0, bob))).toBe('EACCES');
+    expect(await errno(fs.readdir('/home/alice', bob))).toBe('EACCES');
+    expect(await errno(fs.chmod('/home/alice/secret', 0o777, bob))).toBe('EPERM');
+    expect(await errno(fs.chown('/home/alice/secret', bob.uid, -1, alice))).toBe('EPERM');
+    expect(await errno(fs.unlink('/home/alice/secret', bob))).toBe('EACCES');
+    expect(await errno(fs.mkdir('/home/bobdir', 0o755, bob))).toBe('EACCES');
+    expect((await fs.getattr('/home/alice/secret')).uid).toBe(alice.uid);
+  });
+});

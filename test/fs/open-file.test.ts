@@ -1,0 +1,146 @@
+// The write-back buffer: what one handle, another handle, and another client
+// (a second shim on the same database) see, and what survives a crash.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { constants as fsc } from 'node:fs';
+import { Db } from '../../schema/db.js';
+import { DbosFs, type ShimOptions } from '../../fs/dbosfs.js';
+import { freshDatabase, type TestDb } from '../helpers/db.js';
+
+let t: TestDb;
+let fs: DbosFs;
+const others: { db: Db; fs: DbosFs }[] = [];
+
+/** Another client: its own pool and shim on the same database. */
+async function client(opts: ShimOptions = {}): Promise<DbosFs> {
+  const db = new Db(t.target);
+  const c = await DbosFs.open(db, { attrTtlMs: 0, ...opts });
+  others.push({ db, fs: c });
+  return c;
+}
+
+beforeAll(async () => {
+  t = await freshDatabase({ blockSize: 4096 });
+  fs = await DbosFs.open(t.db, { maxDirtyAgeMs: 60_000 });
+});
+afterAll(async () => {
+  for (const o of others) {
+    await o.fs.close().catch(() => undefined);
+    await o.db.close();
+  }
+  await fs?.close();
+  await t?.drop();
+});
+
+const RW = fsc.O_RDWR;
+
+describe('write-back buffer', () => {
+  it('two handles on one file see each other\'s writes before any flush', async () => {
+    const a = await fs.create('/shared', 0o644);
+    const b = await fs.open('/shared', RW);
+    await fs.write(a, Buffer.from('written by a'), 0);
+    expect((await fs.read(b, 100, 0)).toString()).toBe('written by a');
+    await fs.write(b, Buffer.from('B'), 11);
+    expect((await fs.read(a, 100, 0)).toString()).toBe('written by B');
+    expect((await fs.getattr('/shared')).size).toBe(12);
+    await fs.release(a);
+    await fs.release(b);
+  });
+
+  it('another client sees writes once the writer closes (close-to-open), not before', async () => {
+    const other = await client();
+    const fd = await fs.create('/c2o', 0o644);
+    await fs.write(fd, Buffer.from('not yet'), 0);
+    expect((await other.getattr('/c2o')).size).toBe(0);
+    await fs.flush(fd);
+    expect((await other.readFile('/c2o')).toString()).toBe('not yet');
+    await fs.write(fd, Buffer.from('NOT'), 0);
+    await fs.release(fd);
+    expect((await other.readFile('/c2o')).toString()).toBe('NOT yet');
+  });
+
+  it('truncate while another handle holds dirty data drops what lies beyond', async () => {
+    const a = await fs.create('/trunc-cached', 0o644);
+    await fs.write(a, Buffer.alloc(10_000, 0x41), 0);
+    const b = await fs.open('/trunc-cached', RW);
+    await fs.ftruncate(b, 3000);
+    expect((await fs.getattr('/trunc-cached')).size).toBe(3000);
+    await fs.write(a, Buffer.from('Z'), 5000);  // extends again: 3000..4999 are zeros
+    await fs.release(a);
+    await fs.release(b);
+    const other = await client();
+    const data = await other.readFile('/trunc-cached');
+    expect(data.length).toBe(5001);
+    expect(data.subarray(0, 3000).every((x) => x === 0x41)).toBe(true);
+    expect(data.subarray(3000, 5000).every((x) => x === 0)).toBe(true);
+    expect(data[5000]).toBe(0x5a);
+  });
+
+  it('writes after a rename of the open file (or its directory) land under the new name', async () => {
+    await fs.mkdir('/ren', 0o755);
+    const fd = await fs.create('/ren/open', 0o644);
+    await fs.write(fd, Buffer.from('before '), 0);
+    await fs.rename('/ren/open', '/ren/moved');
+    await fs.write(fd, Buffer.from('after '), 7);
+    await fs.rename('/ren', '/ren2');
+    await fs.write(fd, Buffer.from('dir-moved'), 13);
+    await fs.release(fd);
+    const other = await client();
+    expect((await other.readFile('/ren2/moved')).toString()).toBe('before after dir-moved');
+    const stray = await t.db.rows("SELECT COUNT(*) AS n FROM Localized_file WHERE f_name IN ('/ren/open', '/ren/moved', '/ren2/open')");
+    expect(Number(stray[0]!.n)).toBe(0);
+  });
+
+  it('an unlinked open file does not come back when its buffer is flushed', async () => {
+    const fd = await fs.create('/gone', 0o644);
+    await fs.write(fd, Buffer.from('data'), 0);
+    await fs.unlink('/gone');
+    await fs.write(fd, Buffer.from('more'), 4);
+    await fs.release(fd);
+    expect(await t.db.rows("SELECT * FROM Localized_file WHERE f_name = '/gone'")).toEqual([]);
+    await expect(fs.getattr('/gone')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('loses unflushed writes in a crash, keeps fsynced ones', async () => {
+    const db = new Db(t.target);
+    const crashy = await DbosFs.open(db, { maxDirtyAgeMs: 60_000 });
+    const lost = await crashy.create('/crash-lost', 0o644);
+    await crashy.write(lost, Buffer.from('never committed'), 0);
+    const kept = await crashy.create('/crash-kept', 0o644);
+    await crashy.write(kept, Buffer.from('committed by fsync'), 0);
+    await crashy.fsync(kept);
+    await crashy.write(kept, Buffer.from(' and this is lost'), 18);
+    await db.close();  // the process dies: no close(), no flush
+    const other = await client();
+    expect((await other.getattr('/crash-lost')).size).toBe(0);
+    expect((await other.readFile('/crash-kept')).toString()).toBe('committed by fsync');
+  });
+
+  it('commits buffers that stay dirty past the age limit without a close', async () => {
+    const eager = await client({ maxDirtyAgeMs: 200 });
+    const fd = await eager.create('/aged', 0o644);
+    await eager.write(fd, Buffer.from('aged out'), 0);
+    const reader = await client();
+    let seen = '';
+    for (let i = 0; i < 50 && seen !== 'aged out'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      seen = (await reader.readFile('/aged')).toString();
+    }
+    expect(seen).toBe('aged out');
+    await eager.release(fd);
+  });
+
+  it('bounds the buffer: a large write is committed as it goes', async () => {
+    const small = await client({ writeBack: { perFileBytes: 256 * 1024, totalBytes: 1 << 20 } });
+    const fd = await small.create('/large', 0o644);
+    let peak = 0;
+    const chunk = Buffer.alloc(128 * 1024, 7);
+    for (let i = 0; i < 64; i++) {
+      await small.write(fd, chunk, i * chunk.length);
+      peak = Math.max(peak, small.stats().dirtyBytes);
+    }
+    expect(peak).toBeLessThanOrEqual(256 * 1024 + chunk.length);
+    await small.release(fd);
+    expect(small.stats().dirtyBytes).toBe(0);
+    expect((await fs.getattr('/large')).size).toBe(64 * chunk.length);
+  });
+});

@@ -1,0 +1,71 @@
+// Ordinary copying programs on a real mount backed by the real private
+// MariaDB: cp -a, tar, rsync, find, du and ls -lR, compared with ext4.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { mountFresh, sh, type Mounted } from '../helpers/cli.js';
+import { CHECKSUMS, LISTING, makeFixture } from '../helpers/fixture.js';
+
+let m: Mounted;
+let fixture: string;
+let scratch: string;
+
+beforeAll(async () => {
+  m = await mountFresh();
+  fixture = makeFixture();
+  scratch = mkdtempSync(join(tmpdir(), 'dbos-scratch-'));
+});
+afterAll(async () => {
+  await m?.umount();
+  if (fixture) rmSync(dirname(fixture), { recursive: true, force: true });
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('copying programs', () => {
+  it('cp -a of /usr/share/doc onto the mount and back keeps every byte, mode and mtime', async () => {
+    const mp = m.mountpoint;
+    await sh(`cp -a /usr/share/doc ${mp}/doc`, { timeoutMs: 900_000 });
+    await sh(`cp -a ${mp}/doc ${scratch}/back`, { timeoutMs: 900_000 });
+    const [src, onMount, back] = await Promise.all(['/usr/share/doc', `${mp}/doc`, `${scratch}/back`].map((d) => sh(CHECKSUMS, { cwd: d })));
+    expect(src.split('\n').length).toBeGreaterThan(100);
+    expect(onMount).toBe(src);
+    expect(back).toBe(src);
+    const [lsSrc, lsMount, lsBack] = await Promise.all(['/usr/share/doc', `${mp}/doc`, `${scratch}/back`].map((d) => sh(LISTING, { cwd: d })));
+    expect(lsMount).toBe(lsSrc);
+    expect(lsBack).toBe(lsSrc);
+  });
+
+  it('tar creates an archive of the mount and extracts one onto it', async () => {
+    const mp = m.mountpoint;
+    await sh(`tar --format=posix -cf ${scratch}/in.tar -C ${dirname(fixture)} tree`);
+    await sh(`mkdir ${mp}/untar && tar -xpf ${scratch}/in.tar -C ${mp}/untar`);
+    expect(await sh(LISTING, { cwd: `${mp}/untar/tree` })).toBe(await sh(LISTING, { cwd: fixture }));
+    expect(await sh(CHECKSUMS, { cwd: `${mp}/untar/tree` })).toBe(await sh(CHECKSUMS, { cwd: fixture }));
+    await sh(`tar --format=posix -cf ${scratch}/out.tar -C ${mp}/untar tree && mkdir ${scratch}/untar && tar -xpf ${scratch}/out.tar -C ${scratch}/untar`);
+    expect(await sh(LISTING, { cwd: `${scratch}/untar/tree` })).toBe(await sh(LISTING, { cwd: fixture }));
+    expect(await sh(`tar -dpf ${scratch}/out.tar -C ${mp}/untar`)).toBe('');
+  });
+
+  it('rsync -a copies the tree, and a second run has nothing to transfer', async () => {
+    const mp = m.mountpoint;
+    await sh(`rsync -a ${fixture}/ ${mp}/rs/`);
+    expect(await sh(LISTING, { cwd: `${mp}/rs` })).toBe(await sh(LISTING, { cwd: fixture }));
+    expect(await sh(CHECKSUMS, { cwd: `${mp}/rs` })).toBe(await sh(CHECKSUMS, { cwd: fixture }));
+    expect(await sh(`rsync -ai ${fixture}/ ${mp}/rs/`)).toBe('');
+    await sh(`rsync -a --delete ${mp}/rs/ ${scratch}/rs-back/`);
+    expect(await sh(LISTING, { cwd: `${scratch}/rs-back` })).toBe(await sh(LISTING, { cwd: fixture }));
+  });
+
+  it('find, du and ls -lR see the same tree as on ext4', async () => {
+    const mp = m.mountpoint;
+    await sh(`cp -a ${fixture} ${mp}/walk`);
+    const findCmd = `find . -name '*.gz' -size +1k -newermt 2000-01-01 | sort`;
+    expect(await sh(findCmd, { cwd: `${mp}/walk` })).toBe(await sh(findCmd, { cwd: fixture }));
+    // du: per-file apparent sizes agree (directories differ by design: ext4 sizes them by blocks).
+    const duFiles = `du -ab --apparent-size . | sort -k2 | awk '{print $2, $1}' | while read p s; do [ -f "$p" ] && [ ! -L "$p" ] && echo "$p $s"; done`;
+    expect(await sh(duFiles, { cwd: `${mp}/walk` })).toBe(await sh(duFiles, { cwd: fixture }));
+    const lsNames = `ls -lR --time-style=+%s . | awk 'NF >= 7 && $1 !~ /^d/ {print $1, $3, $4, $5, $6, $7, $8, $9}' | sort`;
+    expect(await sh(lsNames, { cwd: `${mp}/walk` })).toBe(await sh(lsNames, { cwd: fixture }));
+  });
+});

@@ -11,8 +11,11 @@ export function now(): Timespec {
   return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
 }
 
+/** Exact: {sec: -1, nsec: 5e8} is -0.5 s, so the sign applies to the whole value. */
 export function toDecimal(t: Timespec): string {
-  return `${t.sec}.${String(t.nsec).padStart(9, '0')}`;
+  const total = BigInt(t.sec) * 1_000_000_000n + BigInt(t.nsec);
+  const abs = total < 0n ? -total : total;
+  return `${total < 0n ? '-' : ''}${abs / 1_000_000_000n}.${String(abs % 1_000_000_000n).padStart(9, '0')}`;
 }
 
 export function fromDecimal(v: unknown): Timespec {

@@ -128,6 +128,9 @@ export class Db implements Queryable {
       maxPreparedStatements: 256,
       enableKeepAlive: true,
       waitForConnections: true,
+      // "Affected rows" means rows matched, not rows changed: the filesystem
+      // uses it to tell "no such entry" from "nothing to change".
+      flags: ['FOUND_ROWS'],
     });
     // A broken idle connection must not crash the process; the pool drops it.
     this.pool.on('connection', (c) => c.on('error', () => undefined));

@@ -9,6 +9,7 @@ import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import { type DbosHome, ensureHome } from './home.js';
+import { isRunning } from './process.js';
 import type { DbTarget } from './url.js';
 
 export const PRIVATE_DATABASE = 'dbos';
@@ -46,13 +47,9 @@ function findBinary(names: string[]): string {
   throw new ServerError(`MariaDB is not installed (no ${names.join(' or ')}); run scripts/start or apt-get install mariadb-server.`);
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** True if `pid` is a live MariaDB server (not a zombie, not a reused pid). */
+function serverAlive(pid: number): boolean {
+  return isRunning(pid, /^(mariadbd|mysqld)$/);
 }
 
 function readPid(file: string): number | undefined {
@@ -66,7 +63,7 @@ function readPid(file: string): number | undefined {
 
 export function serverStatus(home: DbosHome): ServerStatus {
   const pid = readPid(home.serverPidFile);
-  const running = pid !== undefined && pidAlive(pid) && existsSync(home.socket);
+  const running = pid !== undefined && serverAlive(pid) && existsSync(home.socket);
   return { running, pid: running ? pid : undefined, socket: home.socket, dataDir: home.dataDir, initialized: existsSync(join(home.dataDir, 'mysql')) };
 }
 
@@ -193,13 +190,13 @@ async function canConnect(home: DbosHome, password: string): Promise<boolean> {
 /** Stops the private server cleanly (SIGTERM, then waits for InnoDB to shut down). */
 export async function stopServer(home: DbosHome, timeoutSec = 120): Promise<boolean> {
   const pid = readPid(home.serverPidFile);
-  if (pid === undefined || !pidAlive(pid)) {
+  if (pid === undefined || !serverAlive(pid)) {
     rmSync(home.serverPidFile, { force: true });
     return false;
   }
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + timeoutSec * 1000;
-  while (pidAlive(pid)) {
+  while (serverAlive(pid)) {
     if (Date.now() > deadline) throw new ServerError(`the database server (pid ${pid}) did not stop within ${timeoutSec} s.`);
     await sleep(100);
   }

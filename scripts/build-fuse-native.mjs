@@ -40,14 +40,15 @@ let c = readFileSync(cPath, 'utf8');
 if (!c.includes(MARK)) {
   c = edit(c, 'FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)', 'FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)',
     'utimens passes mtime');
-  // Times travel as one uint64: seconds in the high word, nanoseconds in the low.
+  // Times travel as one 64-bit word: signed seconds in the top 34 bits (years
+  // 1697 to 2242), nanoseconds in the low 30 (which also hold UTIME_NOW/OMIT).
   c = edit(c,
     'uint64_t ms = (ts->tv_sec * 1000) + (ts->tv_nsec / 1000000);\n  return ms;',
-    'return (((uint64_t) (uint32_t) ts->tv_sec) << 32) | (uint64_t) (uint32_t) ts->tv_nsec;',
+    'return (((uint64_t) (int64_t) ts->tv_sec) << 30) | ((uint64_t) ts->tv_nsec & 0x3fffffffu);',
     'timespec to seconds:nanoseconds');
   c = edit(c,
     'uint64_t ms = uint32s_to_uint64(ints);\n  ts->tv_sec = ms / 1000;\n  ts->tv_nsec = (ms % 1000) * 1000000;',
-    'uint64_t v = uint32s_to_uint64(ints);\n  ts->tv_sec = (time_t) (v >> 32);\n  ts->tv_nsec = (long) (v & 0xffffffffu);',
+    'uint64_t v = uint32s_to_uint64(ints);\n  ts->tv_sec = (time_t) (((int64_t) v) >> 30);\n  ts->tv_nsec = (long) (v & 0x3fffffffu);',
     'seconds:nanoseconds to timespec');
   c = edit(c, 'typedef struct {\n  napi_ref self;',
     'typedef struct {\n  uint32_t caller_uid;\n  uint32_t caller_gid;\n  uint32_t caller_pid;\n  napi_ref self;',

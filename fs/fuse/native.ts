@@ -1,6 +1,6 @@
 // fuse-native, as rebuilt by scripts/build-fuse-native.mjs, with the pieces
-// its JavaScript side lacks: nanosecond timestamps (the patched binding carries
-// seconds:nanoseconds), UTIME_NOW/UTIME_OMIT, our mount options (fuse-native
+// its JavaScript side lacks: nanosecond timestamps (see putTime), UTIME_NOW and
+// UTIME_OMIT, our mount options (fuse-native
 // has no big_writes/max_write), and the calling process's uid/gid/pid, which
 // the patched binding stores at the start of each thread's buffer.
 import { createRequire } from 'node:module';
@@ -37,10 +37,25 @@ function putUint64(arr: Uint32Array, i: number, n: number): void {
   arr[i + 1] = Math.floor(n / 4294967296);
 }
 
-/** Low word nanoseconds, high word seconds: what the patched binding reads. */
+/**
+ * A time as the patched binding carries it: one 64-bit word split into two
+ * uint32s, signed seconds in the top 34 bits, nanoseconds in the low 30.
+ */
+const SEC_MIN = -(2 ** 33);
+const SEC_MAX = 2 ** 33 - 1;
+const MASK64 = (1n << 64n) - 1n;
+
 function putTime(arr: Uint32Array, i: number, t: Timespec): void {
-  arr[i] = t.nsec;
-  arr[i + 1] = t.sec >>> 0;
+  const sec = Math.min(SEC_MAX, Math.max(SEC_MIN, t.sec));
+  const v = ((BigInt(sec) << 30n) | BigInt(t.nsec)) & MASK64;
+  arr[i] = Number(v & 0xffffffffn);
+  arr[i + 1] = Number(v >> 32n);
+}
+
+export function unpackTime(low: number, high: number): Timespec {
+  let v = (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
+  if (v >= 1n << 63n) v -= 1n << 64n;
+  return { sec: Number(v >> 30n), nsec: Number(v & 0x3fffffffn) };
 }
 
 export function encodeStat(st: Stat): Uint32Array {
@@ -68,10 +83,11 @@ export function encodeStatFs(s: StatFs): Uint32Array {
 
 export type TimeArg = Timespec | 'now' | 'omit';
 
-function decodeTime(nsec: number, sec: number): TimeArg {
-  if (nsec === UTIME_NOW) return 'now';
-  if (nsec === UTIME_OMIT) return 'omit';
-  return { sec, nsec };
+function decodeTime(low: number, high: number): TimeArg {
+  const t = unpackTime(low, high);
+  if (t.nsec === UTIME_NOW) return 'now';
+  if (t.nsec === UTIME_OMIT) return 'omit';
+  return t;
 }
 
 export interface NativeMountOptions {
@@ -136,8 +152,8 @@ export class DbosFuse extends (Fuse as unknown as FuseClass) {
     this.ops.statfs!(path, (err: number, s?: StatFs) => (err ? signal(err) : signal(0, encodeStatFs(s!))));
   }
 
-  _op_utimens(signal: Callback, path: string, aNsec: number, aSec: number, mNsec: number, mSec: number): void {
-    this.ops.utimens!(path, decodeTime(aNsec, aSec), decodeTime(mNsec, mSec), (err: number) => signal(err));
+  _op_utimens(signal: Callback, path: string, aLow: number, aHigh: number, mLow: number, mHigh: number): void {
+    this.ops.utimens!(path, decodeTime(aLow, aHigh), decodeTime(mLow, mHigh), (err: number) => signal(err));
   }
 
   static errno(code: string): number {

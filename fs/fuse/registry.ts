@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DbosHome } from '../../schema/home.js';
+import { isRunning } from '../../schema/process.js';
 
 export interface MountRecord {
   pid: number;
@@ -56,11 +57,7 @@ export function allRecords(home: DbosHome): MountRecord[] {
   });
 }
 
+/** True if the mount daemon `pid` still runs (it is a node process). */
 export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return isRunning(pid, /^(node|dbos)/);
 }

@@ -1,0 +1,48 @@
+// Versioned schema: created once, migrated forward, a newer one refused.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate, requireCurrentSchema, schemaVersion, SCHEMA_VERSION, SchemaError, validateInitOptions } from '../../schema/migrations.js';
+import { freshDatabase, type TestDb } from '../helpers/db.js';
+
+let t: TestDb;
+beforeAll(async () => { t = await freshDatabase({ partitions: 4, blockSize: 8192 }); });
+afterAll(async () => { await t?.drop(); });
+
+describe('migrations', () => {
+  it("creates the paper's tables and lists the partitions in Map", async () => {
+    const tables = (await t.db.rows('SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1')).map((r) => r.n);
+    expect(tables).toEqual(['Dbos_meta', 'Directory', 'Localized_file', 'Map', 'Parallel_file', 'User', 'Xattr']);
+    const cols = async (table: string) => (await t.db.rows(
+      'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [table])).map((r) => r.c);
+    expect(await cols('Map')).toEqual(['p_key', 'partition_id', 'host_name', 'host_id']);
+    expect((await cols('User')).slice(0, 1)).toEqual(['user_name']);
+    expect(await cols('User')).toEqual(expect.arrayContaining(['home_partition', 'current_path']));
+    expect((await cols('Directory')).slice(0, 5)).toEqual(['d_name', 'content', 'content_type', 'user_name', 'protection_info']);
+    expect(await cols('Directory')).toContain('p_key');
+    expect((await cols('Localized_file')).slice(0, 6)).toEqual(['f_name', 'f_owner', 'block_no', 'bytes', 'f_size', 'p_key']);
+    expect((await cols('Parallel_file')).slice(0, 5)).toEqual(['f_name', 'f_owner', 'block_no', 'bytes', 'f_size']);
+    expect((await t.db.rows('SELECT p_key FROM Map ORDER BY p_key')).map((r) => r.p_key)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('is idempotent and keeps the settings fixed at creation', async () => {
+    expect(await migrate(t.db, { partitions: 16 })).toEqual({ from: SCHEMA_VERSION, to: SCHEMA_VERSION });
+    expect(Number((await t.db.rows('SELECT COUNT(*) AS n FROM Map'))[0]!.n)).toBe(4);
+    await requireCurrentSchema(t.db);
+  });
+
+  it('migrates an older schema forward and refuses a newer one', async () => {
+    await t.db.run("UPDATE Dbos_meta SET value = '0' WHERE name = 'schema_version'");
+    await expect(requireCurrentSchema(t.db)).rejects.toThrow(/no dbos schema|older/);
+    expect(await migrate(t.db)).toEqual({ from: 0, to: SCHEMA_VERSION });
+    await t.db.run("UPDATE Dbos_meta SET value = ? WHERE name = 'schema_version'", [String(SCHEMA_VERSION + 1)]);
+    await expect(migrate(t.db)).rejects.toThrow(/newer than this dbos/);
+    await expect(requireCurrentSchema(t.db)).rejects.toThrow(SchemaError);
+    await t.db.run("UPDATE Dbos_meta SET value = ? WHERE name = 'schema_version'", [String(SCHEMA_VERSION)]);
+    expect(await schemaVersion(t.db)).toBe(SCHEMA_VERSION);
+  });
+
+  it('validates settings', () => {
+    expect(() => validateInitOptions({ partitions: 0 })).toThrow(/partitions/);
+    expect(() => validateInitOptions({ blockSize: 100 })).toThrow(/block size/);
+    expect(validateInitOptions({})).toEqual({ partitions: 8, blockSize: 65536 });
+  });
+});

@@ -8,6 +8,12 @@ import type { Entry } from './sql/namespace.js';
 
 export class AttrCache {
   private entries = new Map<string, { entry: Entry; expires: number }>();
+  /**
+   * Bumped by every invalidation. A lookup that was in flight while a change
+   * dropped its path must not put the older row back, so set() takes the
+   * epoch read before the lookup started and ignores the row if it moved.
+   */
+  private epoch = 0;
 
   constructor(private readonly ttlMs: number, private readonly maxEntries = 100_000) {}
 
@@ -21,8 +27,13 @@ export class AttrCache {
     return hit.entry;
   }
 
-  set(entry: Entry): void {
-    if (this.ttlMs <= 0) return;
+  /** Call before a lookup whose result will be passed to set(). */
+  snapshot(): number {
+    return this.epoch;
+  }
+
+  set(entry: Entry, readAt = this.epoch): void {
+    if (this.ttlMs <= 0 || readAt !== this.epoch) return;
     this.entries.delete(entry.path);
     this.entries.set(entry.path, { entry, expires: Date.now() + this.ttlMs });
     if (this.entries.size > this.maxEntries) {
@@ -32,11 +43,13 @@ export class AttrCache {
   }
 
   drop(path: string): void {
+    this.epoch++;
     this.entries.delete(path);
   }
 
   /** Drops `dir` and everything below it. */
   dropBelow(dir: string): void {
+    this.epoch++;
     for (const path of this.entries.keys()) if (isWithin(path, dir)) this.entries.delete(path);
   }
 }

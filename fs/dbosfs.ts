@@ -137,9 +137,10 @@ export class DbosFs {
   private async entry(path: string): Promise<Entry> {
     const cached = this.cache.get(path);
     if (cached) return cached;
+    const readAt = this.cache.snapshot();
     const e = await namespace.lookup(this.db, path);
     if (!e) throw fsError('ENOENT', path);
-    this.cache.set(e);
+    this.cache.set(e, readAt);
     return e;
   }
 

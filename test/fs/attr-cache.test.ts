@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { AttrCache } from '../../fs/attr-cache.js';
+import type { Entry } from '../../fs/sql/namespace.js';
+
+const entry = (path: string, sec: number): Entry => ({
+  path, type: 'directory', owner: 'root', perm: 0o755, pKey: 0, gid: 0, nlink: 2,
+  atime: { sec, nsec: 0 }, mtime: { sec, nsec: 0 }, ctime: { sec, nsec: 0 },
+  rdev: 0, target: null, placement: 'localized', blockSize: 4096, size: 0,
+});
+
+describe('attribute cache', () => {
+  it('does not take back a row read before a change that dropped it', () => {
+    const cache = new AttrCache(1000);
+    const readAt = cache.snapshot();      // a lookup starts…
+    cache.drop('/d');                     // …utimens commits and drops /d…
+    cache.set(entry('/d', 1), readAt);    // …the lookup returns the older row
+    expect(cache.get('/d')).toBeUndefined();
+    cache.set(entry('/d', 2), cache.snapshot());
+    expect(cache.get('/d')?.mtime.sec).toBe(2);
+  });
+
+  it('drops whole subtrees and expires entries', async () => {
+    const cache = new AttrCache(20);
+    for (const p of ['/a', '/a/b', '/ab']) cache.set(entry(p, 1));
+    cache.dropBelow('/a');
+    expect([cache.get('/a'), cache.get('/a/b')]).toEqual([undefined, undefined]);
+    expect(cache.get('/ab')).toBeDefined();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(cache.get('/ab')).toBeUndefined();
+  });
+});

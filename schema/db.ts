@@ -125,6 +125,8 @@ export class Db implements Queryable {
       charset: 'utf8mb4',
       supportBigNumbers: true,
       bigNumberStrings: false,
+      // DATETIME as the server prints it, not reinterpreted in the client's time zone.
+      dateStrings: true,
       maxPreparedStatements: 256,
       enableKeepAlive: true,
       waitForConnections: true,

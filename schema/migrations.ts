@@ -13,6 +13,25 @@ export class SchemaError extends Error {}
 /** SQL for the 16-byte key of a name expression; the same everywhere. */
 const keyOf = (expr: string) => `UNHEX(LEFT(SHA2(${expr}, 256), 32))`;
 
+/**
+ * The paper's two file tables share one shape: a localized file's rows carry
+ * the partition (p_key) of its owner, a parallel file's blocks are spread over
+ * all partitions by block_no, so Parallel_file has no p_key.
+ */
+function fileTable(name: string, withPartition: boolean): string {
+  return `CREATE TABLE IF NOT EXISTS ${name} (
+         f_name VARBINARY(4096) NOT NULL,
+         f_owner VARCHAR(64) NULL,
+         block_no BIGINT NOT NULL,
+         bytes MEDIUMBLOB NULL,
+         f_size BIGINT NULL,${withPartition ? '\n         p_key INT NOT NULL,' : ''}
+         f_key BINARY(16) AS (${keyOf('f_name')}) PERSISTENT,
+         UNIQUE KEY block (f_key, block_no),
+         KEY by_name (f_name(3000), block_no),
+         KEY by_owner (f_owner, f_size)
+       ) ENGINE=InnoDB`;
+}
+
 interface Migration {
   version: number;
   description: string;
@@ -58,29 +77,8 @@ const MIGRATIONS: Migration[] = [
          KEY listing (d_name(2800), content),
          KEY by_owner (user_name)
        ) ENGINE=InnoDB`,
-      `CREATE TABLE IF NOT EXISTS Localized_file (
-         f_name VARBINARY(4096) NOT NULL,
-         f_owner VARCHAR(64) NULL,
-         block_no BIGINT NOT NULL,
-         bytes MEDIUMBLOB NULL,
-         f_size BIGINT NULL,
-         p_key INT NOT NULL,
-         f_key BINARY(16) AS (${keyOf('f_name')}) PERSISTENT,
-         UNIQUE KEY block (f_key, block_no),
-         KEY by_name (f_name(3000), block_no),
-         KEY by_owner (f_owner, f_size)
-       ) ENGINE=InnoDB`,
-      `CREATE TABLE IF NOT EXISTS Parallel_file (
-         f_name VARBINARY(4096) NOT NULL,
-         f_owner VARCHAR(64) NULL,
-         block_no BIGINT NOT NULL,
-         bytes MEDIUMBLOB NULL,
-         f_size BIGINT NULL,
-         f_key BINARY(16) AS (${keyOf('f_name')}) PERSISTENT,
-         UNIQUE KEY block (f_key, block_no),
-         KEY by_name (f_name(3000), block_no),
-         KEY by_owner (f_owner, f_size)
-       ) ENGINE=InnoDB`,
+      fileTable('Localized_file', true),
+      fileTable('Parallel_file', false),
       `CREATE TABLE IF NOT EXISTS Xattr (
          f_name VARBINARY(4096) NOT NULL,
          x_name VARBINARY(255) NOT NULL,

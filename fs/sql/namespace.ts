@@ -27,20 +27,14 @@ export interface Entry {
   size: number;
 }
 
-export interface NewEntry {
-  type: ContentType;
-  owner: string;
-  perm: number;
-  pKey: number;
-  gid: number;
-  nlink: number;
+/** What a new name needs; placement and block size default to the parent's. */
+export type NewEntry = Pick<Entry, 'type' | 'owner' | 'perm' | 'pKey' | 'gid' | 'nlink'> & {
   time: Timespec;
   rdev?: number;
   target?: string | null;
-  /** Inherited from the parent directory when not given. */
   placement?: Placement | null;
   blockSize?: number | null;
-}
+};
 
 const COLUMNS = `d.content_type, d.user_name, d.protection_info, d.p_key, d.gid, d.nlink, d.atime, d.mtime, d.ctime,
   d.rdev, d.target, d.placement, d.block_size`;

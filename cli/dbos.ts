@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { redactUrl } from '../schema/url.js';
 import { registerFsCommands } from './commands/fs.js';
 import { registerMountCommands } from './commands/mount.js';
+import { registerSchedCommands } from './commands/sched.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerSqlCommand } from './commands/sql.js';
 import { describeError, isExpected } from './errors.js';
@@ -26,6 +27,7 @@ registerServerCommands(program);
 registerMountCommands(program);
 registerSqlCommand(program);
 registerFsCommands(program);
+registerSchedCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -6,10 +6,12 @@ import { ServerError } from '../schema/server.js';
 import { DbUrlError } from '../schema/url.js';
 import { FsError } from '../fs/errors.js';
 import { MountpointError } from '../fs/fuse/mountpoint.js';
+import { PolicyError } from '../sched/policies.js';
+import { TaskError } from '../sched/tasks.js';
 
 export class CliError extends Error {}
 
-const EXPECTED = [CliError, DbUrlError, ServerError, SchemaError, MountpointError];
+const EXPECTED = [CliError, DbUrlError, ServerError, SchemaError, MountpointError, TaskError, PolicyError];
 
 function sentence(text: string): string {
   const t = text.trim().replace(/\s+/g, ' ');

@@ -78,6 +78,12 @@ export interface Queryable {
   rows<T extends Row = Row>(sql: string, params?: Param[], opts?: QueryOptions): Promise<T[]>;
   /** INSERT/UPDATE/DELETE; returns the affected row count. */
   run(sql: string, params?: Param[], opts?: QueryOptions): Promise<number>;
+  /** A statement without parameters over the text protocol (DDL such as CREATE PROCEDURE). */
+  ddl(sql: string): Promise<void>;
+  /** CALL of a stored procedure; returns the rows of its first result set. */
+  call<T extends Row = Row>(sql: string, params?: Param[], opts?: QueryOptions): Promise<T[]>;
+  /** INSERT into a table with an AUTO_INCREMENT key; returns the new key. */
+  insert(sql: string, params?: Param[], opts?: QueryOptions): Promise<number>;
 }
 
 class Statements implements Queryable {
@@ -106,6 +112,24 @@ class Statements implements Queryable {
 
   async run(sql: string, params: Param[] = [], opts: QueryOptions = {}): Promise<number> {
     return (await this.execute<ResultSetHeader>(sql, params, opts)).affectedRows;
+  }
+
+  async call<T extends Row = Row>(sql: string, params: Param[] = [], opts: QueryOptions = {}): Promise<T[]> {
+    // A CALL answers with its result sets followed by a status packet.
+    const sets = (await this.execute<RowDataPacket[]>(sql, params, opts)) as unknown as unknown[];
+    return (Array.isArray(sets[0]) ? sets[0] : []) as T[];
+  }
+
+  async insert(sql: string, params: Param[] = [], opts: QueryOptions = {}): Promise<number> {
+    return (await this.execute<ResultSetHeader>(sql, params, opts)).insertId;
+  }
+
+  async ddl(sql: string): Promise<void> {
+    try {
+      await withDeadline(this.conn.query({ sql, timeout: 600_000 }), 600_250, 'ddl');
+    } catch (e) {
+      throw classify(e);
+    }
   }
 }
 
@@ -145,6 +169,18 @@ export class Db implements Queryable {
 
   run(sql: string, params?: Param[], opts?: QueryOptions): Promise<number> {
     return this.statements.run(sql, params, opts);
+  }
+
+  ddl(sql: string): Promise<void> {
+    return this.statements.ddl(sql);
+  }
+
+  call<T extends Row = Row>(sql: string, params?: Param[], opts?: QueryOptions): Promise<T[]> {
+    return this.statements.call<T>(sql, params, opts);
+  }
+
+  insert(sql: string, params?: Param[], opts?: QueryOptions): Promise<number> {
+    return this.statements.insert(sql, params, opts);
   }
 
   /** Text-protocol query for arbitrary user SQL (`dbos sql`) and DDL. */

@@ -1,22 +1,18 @@
 // dbos fs placement|blocksize: per-directory layout settings, which new files
 // below the directory inherit. The same settings are the xattrs
 // user.dbos.placement and user.dbos.block_size on the mount.
-import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { DbosFs } from '../../fs/dbosfs.js';
-import { canonical, mounts } from '../../fs/fuse/mountpoint.js';
+import { pathInsideMount } from '../../fs/fuse/mountpoint.js';
 import { CliError } from '../errors.js';
 import { connect, resolveTarget } from '../target.js';
 
 /** A path on a dbos mount becomes the path inside the filesystem; any other path is taken as one already. */
 export function insidePath(path: string): string {
-  const abs = canonical(path);
-  const mount = mounts().filter((m) => m.fstype === 'fuse.dbos' && (abs === m.mountpoint || abs.startsWith(m.mountpoint + '/'))).pop();
-  if (!mount) {
-    if (!path.startsWith('/')) throw new CliError(`"${path}" is neither on a dbos mount nor an absolute path inside the filesystem.`);
-    return path;
-  }
-  return '/' + relative(mount.mountpoint, abs);
+  const inside = pathInsideMount(path);
+  if (inside !== null) return inside;
+  if (!path.startsWith('/')) throw new CliError(`"${path}" is neither on a dbos mount nor an absolute path inside the filesystem.`);
+  return path;
 }
 
 async function withShim<T>(dbUrl: string | undefined, work: (fs: DbosFs) => Promise<T>): Promise<T> {

@@ -3,7 +3,7 @@
 // fusermount calls that unmount it.
 import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -81,4 +81,11 @@ export async function fusermount(path: string, lazy: boolean): Promise<void> {
     if (/busy/i.test(stderr)) throw new MountpointError(`${path} is busy (files are open or a process has its working directory there).`);
     throw new MountpointError(`could not unmount ${path}: ${stderr.replace(/^fusermount: /, '')}`);
   }
+}
+
+/** The path inside the filesystem for a host path on a dbos mount, or null if it is on none. */
+export function pathInsideMount(hostPath: string): string | null {
+  const abs = canonical(hostPath);
+  const mount = mounts().filter((m) => m.fstype === 'fuse.dbos' && (abs === m.mountpoint || abs.startsWith(m.mountpoint + '/'))).pop();
+  return mount ? '/' + relative(mount.mountpoint, abs) : null;
 }

@@ -63,3 +63,36 @@ export async function mountFresh(): Promise<Mounted> {
     },
   };
 }
+
+export interface Daemon {
+  pid: number;
+  output(): string;
+  /** Sends a signal and waits for the process to exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts a long-running dbos command (sched, worker) in the background. */
+export async function startDbos(args: string[], env: Record<string, string>, readyText?: RegExp): Promise<Daemon> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [CLI, ...args], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => { out += d; });
+  child.stderr!.on('data', (d) => { out += d; });
+  const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  if (readyText) {
+    const deadline = Date.now() + 30_000;
+    while (!readyText.test(out)) {
+      if (child.exitCode !== null) throw new Error(`dbos ${args.join(' ')} exited: ${out}`);
+      if (Date.now() > deadline) throw new Error(`dbos ${args.join(' ')} did not start: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    pid: child.pid!,
+    output: () => out,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}

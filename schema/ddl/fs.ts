@@ -1,0 +1,74 @@
+// DDL of the filesystem's tables (schema version 1). Names are VARBINARY:
+// Linux names are bytes, compared byte for byte, with no collation, no
+// trailing-space padding and no case folding. InnoDB keys stop at 3072 bytes
+// while paths go to 4096, so uniqueness is enforced on a generated SHA-256 key
+// (f_key, e_key) and ordered lookups use a 3000-byte prefix index.
+
+/** SQL for the 16-byte key of a name expression; the same everywhere. */
+export const keyOf = (expr: string) => `UNHEX(LEFT(SHA2(${expr}, 256), 32))`;
+
+/**
+ * The paper's two file tables share one shape: a localized file's rows carry
+ * the partition (p_key) of its owner, a parallel file's blocks are spread over
+ * all partitions by block_no, so Parallel_file has no p_key.
+ */
+function fileTable(name: string, withPartition: boolean): string {
+  return `CREATE TABLE IF NOT EXISTS ${name} (
+         f_name VARBINARY(4096) NOT NULL,
+         f_owner VARCHAR(64) NULL,
+         block_no BIGINT NOT NULL,
+         bytes MEDIUMBLOB NULL,
+         f_size BIGINT NULL,${withPartition ? '\n         p_key INT NOT NULL,' : ''}
+         f_key BINARY(16) AS (${keyOf('f_name')}) PERSISTENT,
+         UNIQUE KEY block (f_key, block_no),
+         KEY by_name (f_name(3000), block_no),
+         KEY by_owner (f_owner, f_size)
+       ) ENGINE=InnoDB`;
+}
+
+export const FILESYSTEM_TABLES: string[] = [
+  `CREATE TABLE IF NOT EXISTS Map (
+     p_key INT NOT NULL PRIMARY KEY,
+     partition_id INT NOT NULL UNIQUE,
+     host_name VARCHAR(255) NOT NULL,
+     host_id INT NOT NULL
+   ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS User (
+     user_name VARCHAR(64) NOT NULL PRIMARY KEY,
+     uid INT UNSIGNED NOT NULL UNIQUE,
+     home_partition INT NOT NULL,
+     current_path VARBINARY(4096) NOT NULL DEFAULT '/'
+   ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS Directory (
+     d_name VARBINARY(4096) NOT NULL,
+     content VARBINARY(255) NOT NULL,
+     content_type ENUM('file','directory','symlink','fifo','socket','char','block') NOT NULL,
+     user_name VARCHAR(64) NOT NULL,
+     protection_info SMALLINT UNSIGNED NOT NULL,
+     p_key INT NOT NULL,
+     gid INT UNSIGNED NOT NULL,
+     nlink INT UNSIGNED NOT NULL,
+     atime DECIMAL(20,9) NOT NULL,
+     mtime DECIMAL(20,9) NOT NULL,
+     ctime DECIMAL(20,9) NOT NULL,
+     rdev INT UNSIGNED NOT NULL DEFAULT 0,
+     target VARBINARY(4096) NULL,
+     placement ENUM('localized','parallel') NOT NULL,
+     block_size INT UNSIGNED NOT NULL,
+     path VARBINARY(4352) AS (IF(d_name = '', content, IF(d_name = '/', CONCAT('/', content), CONCAT(d_name, '/', content)))) VIRTUAL,
+     e_key BINARY(16) AS (${keyOf("CONCAT(d_name, 0x00, content)")}) PERSISTENT,
+     UNIQUE KEY entry (e_key),
+     KEY listing (d_name(2800), content),
+     KEY by_owner (user_name)
+   ) ENGINE=InnoDB`,
+  fileTable('Localized_file', true),
+  fileTable('Parallel_file', false),
+  `CREATE TABLE IF NOT EXISTS Xattr (
+     f_name VARBINARY(4096) NOT NULL,
+     x_name VARBINARY(255) NOT NULL,
+     x_value BLOB NOT NULL,
+     f_key BINARY(16) AS (${keyOf('f_name')}) PERSISTENT,
+     UNIQUE KEY attr (f_key, x_name),
+     KEY by_name (f_name(3000))
+   ) ENGINE=InnoDB`,
+];

@@ -1,0 +1,281 @@
+// DDL of the scheduler (schema version 2): the paper's Task and Worker tables
+// (section 4.2), task dependencies, the policy registry, and the policies as
+// stored procedures, so that one scheduling decision is one CALL: one round
+// trip and one transaction.
+//
+// Invariants the database itself keeps:
+// - capacity and memory never go negative (CHECK constraints on Worker);
+// - no task is assigned twice: every procedure locks the Task row and only
+//   assigns a task whose state is still 'queued';
+// - concurrent schedulers do not queue on the same worker: they pick workers
+//   with FOR UPDATE SKIP LOCKED.
+
+const TABLES = [
+  `CREATE TABLE IF NOT EXISTS Worker (
+     p_key INT NOT NULL,
+     worker_id BIGINT NOT NULL AUTO_INCREMENT,
+     unused_capacity INT NOT NULL,
+     capacity INT NOT NULL,
+     memory_total BIGINT NOT NULL,
+     memory_free BIGINT NOT NULL,
+     state ENUM('alive','dead','stopped') NOT NULL DEFAULT 'alive',
+     host_name VARCHAR(255) NOT NULL,
+     pid INT NOT NULL,
+     started_at DATETIME(6) NOT NULL,
+     heartbeat_at DATETIME(6) NOT NULL,
+     PRIMARY KEY (p_key, worker_id),
+     UNIQUE KEY by_id (worker_id),
+     KEY free_here (p_key, unused_capacity),
+     KEY free_anywhere (unused_capacity),
+     CONSTRAINT capacity_in_range CHECK (unused_capacity >= 0 AND unused_capacity <= capacity),
+     CONSTRAINT memory_in_range CHECK (memory_free >= 0 AND memory_free <= memory_total)
+   ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS Task (
+     p_key INT NOT NULL,
+     task_id BIGINT NOT NULL AUTO_INCREMENT,
+     worker_id BIGINT NULL,
+     state ENUM('waiting','queued','assigned','running','succeeded','failed','cancelled') NOT NULL,
+     policy VARCHAR(64) NOT NULL,
+     priority INT NOT NULL DEFAULT 0,
+     memory BIGINT NOT NULL DEFAULT 0,
+     home_partition INT NOT NULL,
+     owner VARCHAR(64) NOT NULL,
+     uid INT UNSIGNED NOT NULL,
+     gid INT UNSIGNED NOT NULL,
+     name VARCHAR(255) NULL,
+     command JSON NOT NULL,
+     env JSON NOT NULL,
+     cwd VARBINARY(4096) NOT NULL,
+     stdout_path VARBINARY(4096) NULL,
+     stderr_path VARBINARY(4096) NULL,
+     submit_time DATETIME(6) NOT NULL,
+     assign_time DATETIME(6) NULL,
+     start_time DATETIME(6) NULL,
+     end_time DATETIME(6) NULL,
+     pid INT NULL,
+     exit_status INT NULL,
+     term_signal VARCHAR(16) NULL,
+     attempts INT NOT NULL DEFAULT 0,
+     max_attempts INT NOT NULL DEFAULT 3,
+     cancel_requested BOOLEAN NOT NULL DEFAULT FALSE,
+     error VARCHAR(1024) NULL,
+     PRIMARY KEY (task_id),
+     KEY queue (state, p_key, priority, task_id),
+     KEY by_worker (worker_id, state),
+     CONSTRAINT attempts_in_range CHECK (attempts >= 0 AND max_attempts >= 1)
+   ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS Task_dep (
+     task_id BIGINT NOT NULL,
+     after_id BIGINT NOT NULL,
+     PRIMARY KEY (task_id, after_id),
+     KEY by_prerequisite (after_id)
+   ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS Sched_policy (
+     name VARCHAR(64) NOT NULL PRIMARY KEY,
+     procedure_name VARCHAR(64) NOT NULL,
+     partition_arg ENUM('random','home') NOT NULL,
+     description VARCHAR(255) NOT NULL
+   ) ENGINE=InnoDB`,
+];
+
+/**
+ * Assigns a locked, queued task to a worker whose row the caller has locked:
+ * the common tail of every policy (the paper's "same code as FIFO").
+ */
+const ASSIGN = `CREATE OR REPLACE PROCEDURE sched_assign(IN tid BIGINT, IN wid BIGINT, IN p INT, IN mem BIGINT)
+MODIFIES SQL DATA
+BEGIN
+  UPDATE Worker SET unused_capacity = unused_capacity - 1, memory_free = memory_free - mem
+   WHERE p_key = p AND worker_id = wid;
+  UPDATE Task SET worker_id = wid, p_key = p, state = 'assigned', assign_time = NOW(6)
+   WHERE task_id = tid;
+END`;
+
+/**
+ * A policy that scans partitions in turn, starting at start_p: FIFO takes the
+ * first worker with room, least-loaded the one with most room.
+ */
+function partitionScan(name: string, order: string): string {
+  return `CREATE OR REPLACE PROCEDURE ${name}(IN tid BIGINT, IN start_p INT)
+MODIFIES SQL DATA
+BEGIN
+  DECLARE n INT DEFAULT 0;
+  DECLARE i INT DEFAULT 0;
+  DECLARE p INT DEFAULT NULL;
+  DECLARE wid BIGINT DEFAULT NULL;
+  DECLARE mem BIGINT DEFAULT NULL;
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+  START TRANSACTION;
+  SELECT memory INTO mem FROM Task WHERE task_id = tid AND state = 'queued' FOR UPDATE;
+  IF mem IS NOT NULL THEN
+    SELECT COUNT(*) INTO n FROM Map;
+    WHILE wid IS NULL AND i < n DO
+      SET p = MOD(start_p + i, n);
+      SELECT worker_id INTO wid FROM Worker
+       WHERE p_key = p AND unused_capacity > 0 AND memory_free >= mem
+       ${order} LIMIT 1 FOR UPDATE SKIP LOCKED;
+      SET i = i + 1;
+    END WHILE;
+    IF wid IS NOT NULL THEN
+      CALL sched_assign(tid, wid, p, mem);
+    END IF;
+  END IF;
+  COMMIT;
+  SELECT wid AS worker_id, IF(wid IS NULL, NULL, p) AS p_key;
+END`;
+}
+
+/** Locality-aware: only the home partition; otherwise the task waits there, unassigned. */
+const LOCALITY = `CREATE OR REPLACE PROCEDURE sched_locality(IN tid BIGINT, IN hp INT)
+MODIFIES SQL DATA
+BEGIN
+  DECLARE wid BIGINT DEFAULT NULL;
+  DECLARE mem BIGINT DEFAULT NULL;
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+  START TRANSACTION;
+  SELECT memory INTO mem FROM Task WHERE task_id = tid AND state = 'queued' FOR UPDATE;
+  IF mem IS NOT NULL THEN
+    SELECT worker_id INTO wid FROM Worker
+     WHERE p_key = hp AND unused_capacity > 0 AND memory_free >= mem
+     LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF wid IS NOT NULL THEN
+      CALL sched_assign(tid, wid, hp, mem);
+    ELSE
+      UPDATE Task SET p_key = hp WHERE task_id = tid;
+    END IF;
+  END IF;
+  COMMIT;
+  SELECT wid AS worker_id, IF(wid IS NULL, NULL, hp) AS p_key;
+END`;
+
+/** Least-loaded across all partitions: the paper's variant without "p_key = P". */
+const LEAST_LOADED_GLOBAL = `CREATE OR REPLACE PROCEDURE sched_least_loaded_global(IN tid BIGINT, IN unused INT)
+MODIFIES SQL DATA
+BEGIN
+  DECLARE wid BIGINT DEFAULT NULL;
+  DECLARE p INT DEFAULT NULL;
+  DECLARE mem BIGINT DEFAULT NULL;
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+  START TRANSACTION;
+  SELECT memory INTO mem FROM Task WHERE task_id = tid AND state = 'queued' FOR UPDATE;
+  IF mem IS NOT NULL THEN
+    SELECT worker_id, p_key INTO wid, p FROM Worker
+     WHERE unused_capacity > 0 AND memory_free >= mem
+     ORDER BY unused_capacity DESC LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF wid IS NOT NULL THEN
+      CALL sched_assign(tid, wid, p, mem);
+    END IF;
+  END IF;
+  COMMIT;
+  SELECT wid AS worker_id, p AS p_key;
+END`;
+
+/**
+ * Cancels every task still waiting on a failed or cancelled prerequisite,
+ * transitively (one pass per level of the graph).
+ */
+const CANCEL_DEPENDENTS = `CREATE OR REPLACE PROCEDURE sched_cancel_dependents()
+MODIFIES SQL DATA
+BEGIN
+  REPEAT
+    UPDATE Task t
+      JOIN Task_dep d ON d.task_id = t.task_id
+      JOIN Task x ON x.task_id = d.after_id
+       SET t.state = 'cancelled', t.end_time = NOW(6),
+           t.error = CONCAT('prerequisite task ', x.task_id, ' ', x.state)
+     WHERE t.state = 'waiting' AND x.state IN ('failed', 'cancelled');
+  UNTIL ROW_COUNT() = 0 END REPEAT;
+END`;
+
+/**
+ * A worker reports a task done: records the outcome, frees the capacity,
+ * releases (or cancels) the tasks that waited for it, and hands the freed
+ * capacity at once to a locality task waiting in the same partition.
+ */
+const FINISH = `CREATE OR REPLACE PROCEDURE task_finish(IN tid BIGINT, IN wid BIGINT, IN outcome VARCHAR(16),
+                                               IN code INT, IN sig VARCHAR(16), IN err VARCHAR(1024))
+MODIFIES SQL DATA
+BEGIN
+  DECLARE mem BIGINT DEFAULT NULL;
+  DECLARE p INT DEFAULT NULL;
+  DECLARE next_tid BIGINT DEFAULT NULL;
+  DECLARE next_mem BIGINT DEFAULT NULL;
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+  START TRANSACTION;
+  SELECT memory, p_key INTO mem, p FROM Task
+   WHERE task_id = tid AND worker_id = wid AND state IN ('assigned', 'running') FOR UPDATE;
+  IF mem IS NOT NULL THEN
+    UPDATE Task SET state = outcome, exit_status = code, term_signal = sig, error = err, end_time = NOW(6)
+     WHERE task_id = tid;
+    UPDATE Worker SET unused_capacity = unused_capacity + 1, memory_free = memory_free + mem
+     WHERE p_key = p AND worker_id = wid AND state = 'alive';
+    IF outcome = 'succeeded' THEN
+      UPDATE Task t SET t.state = 'queued'
+       WHERE t.state = 'waiting'
+         AND t.task_id IN (SELECT d.task_id FROM Task_dep d WHERE d.after_id = tid)
+         AND NOT EXISTS (SELECT 1 FROM Task_dep d2 JOIN Task x ON x.task_id = d2.after_id
+                          WHERE d2.task_id = t.task_id AND x.state <> 'succeeded');
+    ELSE
+      CALL sched_cancel_dependents();
+    END IF;
+    SELECT t.task_id, t.memory INTO next_tid, next_mem FROM Task t JOIN Worker w ON w.p_key = p AND w.worker_id = wid
+     WHERE t.state = 'queued' AND t.p_key = p AND t.policy = 'locality' AND t.memory <= w.memory_free AND w.unused_capacity > 0
+     ORDER BY t.priority DESC, t.task_id LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF next_tid IS NOT NULL THEN
+      CALL sched_assign(next_tid, wid, p, next_mem);
+    END IF;
+  END IF;
+  COMMIT;
+  SELECT mem IS NOT NULL AS recorded, next_tid AS dispatched;
+END`;
+
+/**
+ * Declares workers that stopped heartbeating dead and puts their tasks back in
+ * the queue, or fails them once they have used their attempts.
+ */
+const REAP = `CREATE OR REPLACE PROCEDURE sched_reap(IN timeout_s DOUBLE)
+MODIFIES SQL DATA
+BEGIN
+  DECLARE dead INT DEFAULT 0;
+  DECLARE requeued INT DEFAULT 0;
+  DECLARE failed INT DEFAULT 0;
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+  START TRANSACTION;
+  UPDATE Worker SET state = 'dead', unused_capacity = 0, memory_free = 0
+   WHERE state = 'alive' AND heartbeat_at < NOW(6) - INTERVAL timeout_s SECOND;
+  SET dead = ROW_COUNT();
+  UPDATE Task t JOIN Worker w ON w.worker_id = t.worker_id
+     SET t.state = 'failed', t.end_time = NOW(6),
+         t.error = CONCAT('worker ', w.worker_id, ' died; no attempts left (', t.attempts, ' of ', t.max_attempts, ')')
+   WHERE w.state <> 'alive' AND t.state IN ('assigned', 'running') AND t.attempts >= t.max_attempts;
+  SET failed = ROW_COUNT();
+  UPDATE Task t JOIN Worker w ON w.worker_id = t.worker_id
+     SET t.state = 'queued', t.worker_id = NULL, t.pid = NULL, t.start_time = NULL, t.assign_time = NULL,
+         t.error = CONCAT('worker ', w.worker_id, ' died; queued again')
+   WHERE w.state <> 'alive' AND t.state IN ('assigned', 'running');
+  SET requeued = ROW_COUNT();
+  IF failed > 0 THEN
+    CALL sched_cancel_dependents();
+  END IF;
+  COMMIT;
+  SELECT dead, requeued, failed;
+END`;
+
+const POLICIES = `INSERT IGNORE INTO Sched_policy (name, procedure_name, partition_arg, description) VALUES
+  ('fifo', 'sched_fifo', 'random', 'a random partition; the next ones in turn until one has a worker with room'),
+  ('locality', 'sched_locality', 'home', 'the partition of the task''s home directory; waits there while it is full'),
+  ('least-loaded', 'sched_least_loaded', 'random', 'the worker with the most unused capacity in a random partition (then the next ones)'),
+  ('least-loaded-global', 'sched_least_loaded_global', 'random', 'the worker with the most unused capacity in any partition')`;
+
+export const SCHEDULER_OBJECTS: string[] = [
+  ...TABLES,
+  ASSIGN,
+  partitionScan('sched_fifo', ''),
+  partitionScan('sched_least_loaded', 'ORDER BY unused_capacity DESC'),
+  LOCALITY,
+  LEAST_LOADED_GLOBAL,
+  CANCEL_DEPENDENTS,
+  FINISH,
+  REAP,
+  POLICIES,
+];

@@ -3,6 +3,7 @@
 // them up and turns any failure into one sentence and a non-zero exit.
 import { Command } from 'commander';
 import { redactUrl } from '../schema/url.js';
+import { registerBenchCommands } from './commands/bench.js';
 import { registerFsCommands } from './commands/fs.js';
 import { registerMountCommands } from './commands/mount.js';
 import { registerSchedCommands } from './commands/sched.js';
@@ -28,6 +29,7 @@ registerMountCommands(program);
 registerSqlCommand(program);
 registerFsCommands(program);
 registerSchedCommands(program);
+registerBenchCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -4,13 +4,13 @@
 // keeps their stdout and stderr as files on the DBOS filesystem (written
 // through the shim, no mount needed), and reports each outcome with one CALL
 // that also frees its capacity.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsc, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Db } from '../schema/db.js';
 import type { Logger } from '../schema/log.js';
 import { DbosFs } from '../fs/dbosfs.js';
 import { FsError } from '../fs/errors.js';
+import { ProcessLauncher } from './processes.js';
 import * as tasks from './tasks.js';
 import * as workers from './workers.js';
 
@@ -31,7 +31,10 @@ export interface AgentOptions {
 
 interface Running {
   taskId: number;
-  child: ChildProcess;
+  /** The launcher's handle on the process. */
+  launchId: number;
+  exited: Promise<void>;
+  done: boolean;
   cancelled: boolean;
   /** Given up by this worker (stopping, or declared dead): its task runs elsewhere, so no outcome is reported. */
   abandoned: boolean;
@@ -41,10 +44,13 @@ export class WorkerAgent {
   workerId = 0;
   pKey = 0;
   private readonly running = new Map<number, Running>();
+  private readonly launching = new Set<number>();
   private stopped = false;
   private wake: (() => void) | null = null;
   private readonly asRoot = process.getuid?.() === 0;
   started = 0;
+
+  private readonly launcher = new ProcessLauncher();
 
   private constructor(private readonly db: Db, private readonly fs: DbosFs, private readonly log: Logger, private readonly opts: AgentOptions) {}
 
@@ -83,7 +89,7 @@ export class WorkerAgent {
         } catch (e) {
           this.log.warn({ err: (e as Error).message }, 'could not read assignments; retrying');
         }
-        idle = started > 0 ? 1 : Math.min(idle * 2, this.opts.pollMs ?? 20);
+        idle = started > 0 ? 1 : Math.min(idle * 2, this.opts.pollMs ?? 10);
         await this.sleep(idle);
       }
     } finally {
@@ -107,13 +113,10 @@ export class WorkerAgent {
   }
 
   private async startAssigned(): Promise<number> {
-    const assigned = await tasks.assignedTo(this.db, this.workerId);
-    let n = 0;
-    for (const t of assigned) {
-      if (this.running.has(t.taskId)) continue;
-      if (await this.launch(t)) n++;
-    }
-    return n;
+    const assigned = (await tasks.assignedTo(this.db, this.workerId)).filter((t) => !this.running.has(t.taskId) && !this.launching.has(t.taskId));
+    for (const t of assigned) this.launching.add(t.taskId);
+    const started = await Promise.all(assigned.map((t) => this.launch(t).finally(() => this.launching.delete(t.taskId))));
+    return started.filter(Boolean).length;
   }
 
   /** Starts one task's process; false if the task was taken back before it started. */
@@ -131,42 +134,51 @@ export class WorkerAgent {
     if (!existsSync(t.cwd)) return fail(`working directory ${t.cwd} does not exist on ${hostname()}`, null);
 
     const who = { uid: t.uid, gid: t.gid };
-    const outFd = await this.fs.open(paths.stdout, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, 0o644, who);
-    const errFd = await this.fs.open(paths.stderr, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, 0o644, who);
+    const [outFd, errFd] = await Promise.all([this.outputFile(paths.stdout, who), this.outputFile(paths.stderr, who)]);
     const closeOutput = async () => {
       await this.fs.release(outFd).catch(() => undefined);
       await this.fs.release(errFd).catch(() => undefined);
     };
-    const child = spawn(t.command[0]!, t.command.slice(1), {
-      cwd: t.cwd, env: t.env, stdio: ['ignore', 'pipe', 'pipe'],
+    const out = this.writer(outFd);
+    const err = this.writer(errFd);
+    let finished!: () => void;
+    const run: Running = { taskId: t.taskId, launchId: 0, exited: new Promise((res) => { finished = res; }), done: false, cancelled: false, abandoned: false };
+    let claim: Promise<boolean> = Promise.resolve(false);
+    const launch = this.launcher.start({
+      file: t.command[0]!, args: t.command.slice(1), cwd: t.cwd, env: t.env,
       ...(this.asRoot && t.uid !== 0 ? { uid: t.uid, gid: t.gid } : {}),
+    }, {
+      onOutput: (stream, chunk) => (stream === 1 ? out : err).write(chunk),
+      onExit: (code, signal) => {
+        void (async () => {
+          try {
+            await out.done();
+            await err.done();
+          } catch (e) {
+            this.log.warn({ task: t.taskId, err: (e as Error).message }, 'task output not fully saved');
+          }
+          await closeOutput();
+          run.done = true;
+          this.running.delete(t.taskId);
+          finished();
+          // The claim must be recorded before the outcome, even for a process that exits at once.
+          if (!await claim || run.abandoned) return;
+          await this.report(t.taskId, run.cancelled
+            ? { state: 'cancelled', exitStatus: code, signal, error: 'cancelled' }
+            : { state: code === 0 ? 'succeeded' : 'failed', exitStatus: code, signal, error: null });
+        })();
+      },
     });
-    if (child.pid === undefined) {
-      const e = await new Promise<NodeJS.ErrnoException>((res) => child.once('error', res));
+    run.launchId = launch.id;
+    const started = await launch.started;
+    if ('error' in started) {
       await closeOutput();
+      const e = started.error;
       return fail(e.code === 'ENOENT' ? `command not found: ${t.command[0]}` : `cannot start ${t.command[0]}: ${e.message}`, 127);
     }
-    const run: Running = { taskId: t.taskId, child, cancelled: false, abandoned: false };
     this.running.set(t.taskId, run);
     this.started++;
-    const saved = [this.save(child.stdout, outFd), this.save(child.stderr, errFd)];
-    // The claim must be recorded before the outcome, even for a process that exits at once.
-    const claim = tasks.markRunning(this.db, t.taskId, this.workerId, child.pid, paths.stdout, paths.stderr).catch(() => false);
-    child.on('close', (code, signal) => {
-      void (async () => {
-        try {
-          for (const done of saved) await done();
-        } catch (e) {
-          this.log.warn({ task: t.taskId, err: (e as Error).message }, 'task output not fully saved');
-        }
-        await closeOutput();
-        this.running.delete(t.taskId);
-        if (!await claim || run.abandoned) return;
-        await this.report(t.taskId, run.cancelled
-          ? { state: 'cancelled', exitStatus: code, signal, error: 'cancelled' }
-          : { state: code === 0 ? 'succeeded' : 'failed', exitStatus: code, signal, error: null });
-      })();
-    });
+    claim = tasks.markRunning(this.db, t.taskId, this.workerId, started.pid, paths.stdout, paths.stderr).catch(() => false);
     if (!await claim) {
       // Cancelled or taken back between the look and the claim.
       run.abandoned = true;
@@ -176,16 +188,31 @@ export class WorkerAgent {
     return true;
   }
 
-  /** Copies a child's output into a DBOS file, in order; returns a wait for the last write. */
-  private save(stream: NodeJS.ReadableStream | null, fd: number): () => Promise<void> {
+  /**
+   * Creates an output file: names are unique per task, so an exclusive create
+   * (one INSERT) is the usual case; a task run again truncates its old output.
+   */
+  private async outputFile(path: string, who: { uid: number; gid: number }): Promise<number> {
+    try {
+      return await this.fs.create(path, 0o644, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, who);
+    } catch (e) {
+      if (!(e instanceof FsError && e.code === 'EEXIST')) throw e;
+      return this.fs.open(path, fsc.O_WRONLY | fsc.O_TRUNC, 0o644, who);
+    }
+  }
+
+  /** Appends a child's output to a DBOS file, in order; done() waits for the last write. */
+  private writer(fd: number): { write(chunk: Buffer): void; done(): Promise<void> } {
     let offset = 0;
     let chain = Promise.resolve();
-    stream?.on('data', (chunk: Buffer) => {
-      const at = offset;
-      offset += chunk.length;
-      chain = chain.then(() => this.fs.write(fd, chunk, at).then(() => undefined));
-    });
-    return () => chain;
+    return {
+      write: (chunk) => {
+        const at = offset;
+        offset += chunk.length;
+        chain = chain.then(() => this.fs.write(fd, chunk, at).then(() => undefined));
+      },
+      done: () => chain,
+    };
   }
 
   /** Reports an outcome; retried while the database is away, so no result is lost. */
@@ -215,8 +242,8 @@ export class WorkerAgent {
   }
 
   private terminate(r: Running): void {
-    r.child.kill('SIGTERM');
-    setTimeout(() => { if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL'); }, this.opts.killGraceMs ?? 5000).unref();
+    this.launcher.kill(r.launchId, 'SIGTERM');
+    setTimeout(() => { if (!r.done) this.launcher.kill(r.launchId, 'SIGKILL'); }, this.opts.killGraceMs ?? 5000).unref();
   }
 
   private sleep(ms: number): Promise<void> {
@@ -240,7 +267,8 @@ export class WorkerAgent {
       r.abandoned = true;
       this.terminate(r);
     }
-    await Promise.all(children.map((r) => new Promise((res) => (r.child.exitCode !== null || r.child.signalCode !== null ? res(null) : r.child.once('close', res)))));
+    await Promise.all(children.map((r) => r.exited));
+    this.launcher.close();
     await this.fs.close();
   }
 }

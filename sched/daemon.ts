@@ -51,22 +51,29 @@ export class Scheduler {
           lastReap = Date.now();
         }
         const placed = await this.scheduleBatch(256);
-        idle = placed > 0 ? 1 : Math.min(idle * 2, this.opts.idleMs ?? 100);
+        idle = placed > 0 ? 1 : Math.min(idle * 2, this.opts.idleMs ?? 20);
       } catch (e) {
         this.log.warn({ err: (e as Error).message }, 'scheduling pass failed; retrying');
-        idle = this.opts.idleMs ?? 100;
+        idle = this.opts.idleMs ?? 20;
       }
       if (idle > 1) await this.sleep(idle);
     }
   }
 
-  /** One pass over the queue; returns how many tasks went to a worker. */
+  /**
+   * One pass over the queue; returns how many tasks went to a worker. A pass
+   * is skipped while no worker has room, and ends after a run of misses: a
+   * full cluster must not cost one failed decision per queued task.
+   */
   async scheduleBatch(limit: number): Promise<number> {
+    if (!(await workers.anyRoom(this.db))) return 0;
     const ready = await tasks.ready(this.db, limit);
+    const lanes = this.opts.concurrency ?? 8;
     let placed = 0;
+    let misses = 0;
     let next = 0;
     const lane = async () => {
-      while (next < ready.length && !this.stopped) {
+      while (next < ready.length && !this.stopped && misses < lanes) {
         const t = ready[next++]!;
         const policy = this.policies.get(t.policy);
         if (!policy) {
@@ -74,11 +81,16 @@ export class Scheduler {
           continue;
         }
         const partition = policy.partitionArg === 'home' ? t.homePartition : Math.floor(Math.random() * this.partitions);
-        if (await decide(this.db, policy, t.taskId, partition)) placed++;
+        if (await decide(this.db, policy, t.taskId, partition)) {
+          placed++;
+          misses = 0;
+        } else {
+          misses++;
+        }
         this.decisions++;
       }
     };
-    await Promise.all(Array.from({ length: this.opts.concurrency ?? 8 }, lane));
+    await Promise.all(Array.from({ length: lanes }, lane));
     return placed;
   }
 

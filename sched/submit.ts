@@ -10,7 +10,7 @@ import { Identities } from '../fs/identity.js';
 import { normalizePath } from '../fs/paths.js';
 import * as namespace from '../fs/sql/namespace.js';
 import * as users from '../fs/sql/users.js';
-import { decide, findPolicy, listPolicies, type Policy } from './policies.js';
+import { decide, listPolicies, type Policy } from './policies.js';
 import * as tasks from './tasks.js';
 import { TaskError } from './tasks.js';
 
@@ -86,20 +86,32 @@ async function homePartition(db: Db, cwd: string, ownerHome: number): Promise<nu
 }
 
 export class Submitter {
+  private policies: Policy[] = [];
+
   private constructor(private readonly db: Db, private readonly ids: Identities, private readonly partitions: number) {}
 
   static async open(db: Db): Promise<Submitter> {
     const partitions = Math.max(1, await users.partitions(db));
     const ids = new Identities(db, partitions);
     await ids.reload();
-    return new Submitter(db, ids, partitions);
+    const s = new Submitter(db, ids, partitions);
+    s.policies = await listPolicies(db);
+    return s;
   }
 
-  private async prepare(s: Omit<TaskSpec, 'after'>, policies: Policy[]): Promise<tasks.NewTask> {
-    const policy = s.policy ?? DEFAULT_POLICY;
-    if (!policies.some((p) => p.name === policy)) {
-      throw new TaskError(`unknown policy "${policy}"; the policies are ${policies.map((p) => p.name).join(', ')}.`);
+  /** The policy called `name`, reading Sched_policy again if it is new to us. */
+  private async policy(name: string): Promise<Policy> {
+    let p = this.policies.find((x) => x.name === name);
+    if (!p) {
+      this.policies = await listPolicies(this.db);
+      p = this.policies.find((x) => x.name === name);
     }
+    if (!p) throw new TaskError(`unknown policy "${name}"; the policies are ${this.policies.map((x) => x.name).join(', ')}.`);
+    return p;
+  }
+
+  private async prepare(s: Omit<TaskSpec, 'after'>): Promise<tasks.NewTask> {
+    const policy = (await this.policy(s.policy ?? DEFAULT_POLICY)).name;
     checkSpec(s);
     const owner = await this.ids.user(s.uid);
     return {
@@ -111,8 +123,10 @@ export class Submitter {
 
   /** Submits one task; returns its id. Nothing is written if any check fails. */
   async submit(s: TaskSpec): Promise<number> {
-    const row = await this.prepare(s, await listPolicies(this.db));
-    const { taskId, state } = await this.db.tx((t) => tasks.insert(t, row, s.after ?? []));
+    const row = await this.prepare(s);
+    const after = s.after ?? [];
+    // Without prerequisites the INSERT stands alone: one round trip, then one CALL.
+    const { taskId, state } = after.length === 0 ? await tasks.insert(this.db, row, []) : await this.db.tx((t) => tasks.insert(t, row, after));
     if (state === 'queued') await this.schedule(taskId, row.policy, row.homePartition);
     return taskId;
   }
@@ -123,9 +137,8 @@ export class Submitter {
    */
   async submitGraph(graph: GraphTask[], who: { uid: number; gid: number }): Promise<Map<string, number>> {
     const order = topologicalOrder(graph);
-    const policies = await listPolicies(this.db);
     const rows = new Map<string, tasks.NewTask>();
-    for (const g of graph) rows.set(g.name, await this.prepare({ ...g, ...who }, policies));
+    for (const g of graph) rows.set(g.name, await this.prepare({ ...g, ...who }));
     const ids = await this.db.tx(async (t) => {
       const made = new Map<string, { taskId: number; state: tasks.TaskState }>();
       for (const g of order) {
@@ -142,7 +155,7 @@ export class Submitter {
   }
 
   private async schedule(taskId: number, policyName: string, home: number): Promise<void> {
-    const policy = await findPolicy(this.db, policyName);
+    const policy = await this.policy(policyName);
     await decide(this.db, policy, taskId, policy.partitionArg === 'home' ? home : Math.floor(Math.random() * this.partitions));
   }
 }

@@ -76,15 +76,16 @@ function toTask(r: Record<string, unknown>): TaskRow {
 }
 
 /**
- * Inserts one task and its edges (call inside a transaction). The task is
+ * Inserts one task and its edges (inside a transaction when it has
+ * prerequisites: they are share-locked while it is decided). The task is
  * queued if everything it waits for has succeeded, waiting if something is
  * still to run, and cancelled at once if something it waits for failed.
  */
-export async function insert(t: Queryable, task: NewTask, after: number[]): Promise<{ taskId: number; state: TaskState }> {
+export async function insert(q: Queryable, task: NewTask, after: number[]): Promise<{ taskId: number; state: TaskState }> {
   let state: TaskState = 'queued';
   let error: string | null = null;
   if (after.length > 0) {
-    const deps = await t.rows<{ task_id: number; state: TaskState }>(
+    const deps = await q.rows<{ task_id: number; state: TaskState }>(
       `SELECT task_id, state FROM Task WHERE task_id IN (${after.map(() => '?').join(', ')}) LOCK IN SHARE MODE`, after);
     const missing = after.filter((id) => !deps.some((d) => Number(d.task_id) === id));
     if (missing.length > 0) throw new TaskError(`no task ${missing.join(', ')} to wait for.`);
@@ -96,7 +97,7 @@ export async function insert(t: Queryable, task: NewTask, after: number[]): Prom
       state = 'waiting';
     }
   }
-  const taskId = await t.insert(
+  const taskId = await q.insert(
     `INSERT INTO Task (p_key, state, policy, priority, memory, home_partition, owner, uid, gid, name, command, env, cwd,
                        max_attempts, submit_time, end_time, error)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6), IF(? = 'cancelled', NOW(6), NULL), ?)`,
@@ -104,7 +105,7 @@ export async function insert(t: Queryable, task: NewTask, after: number[]): Prom
       task.name ?? null, JSON.stringify(task.command), JSON.stringify(task.env), task.cwd, task.maxAttempts, state, error]);
   if (after.length > 0) {
     const unique = [...new Set(after)];
-    await t.run(`INSERT INTO Task_dep (task_id, after_id) VALUES ${unique.map(() => '(?, ?)').join(', ')}`,
+    await q.run(`INSERT INTO Task_dep (task_id, after_id) VALUES ${unique.map(() => '(?, ?)').join(', ')}`,
       unique.flatMap((a) => [taskId, a]));
   }
   return { taskId, state };
@@ -135,7 +136,7 @@ export async function list(q: Queryable, o: ListOptions = {}): Promise<TaskRow[]
 /** Tasks ready to be scheduled, most urgent first. */
 export async function ready(q: Queryable, limit: number): Promise<{ taskId: number; policy: string; homePartition: number }[]> {
   const rows = await q.rows<{ task_id: number; policy: string; home_partition: number }>(
-    "SELECT task_id, policy, home_partition FROM Task WHERE state = 'queued' ORDER BY priority DESC, task_id LIMIT ?", [limit]);
+    "SELECT task_id, policy, home_partition FROM Task FORCE INDEX (queue) WHERE state = 'queued' ORDER BY priority DESC, task_id LIMIT ?", [limit]);
   return rows.map((r) => ({ taskId: Number(r.task_id), policy: r.policy, homePartition: Number(r.home_partition) }));
 }
 

@@ -34,6 +34,12 @@ export async function markStopped(q: Queryable, workerId: number): Promise<void>
   await q.run("UPDATE Worker SET state = 'stopped', unused_capacity = 0, memory_free = 0 WHERE worker_id = ?", [workerId]);
 }
 
+/** Whether any live worker has room at all (one index lookup). */
+export async function anyRoom(q: Queryable): Promise<boolean> {
+  const rows = await q.rows<{ room: number | null }>('SELECT MAX(unused_capacity) AS room FROM Worker');
+  return Number(rows[0]?.room ?? 0) > 0;
+}
+
 /** The partition with the fewest live workers, for a worker that does not choose one. */
 export async function emptiestPartition(q: Queryable): Promise<number> {
   const rows = await q.rows<{ p_key: number }>(

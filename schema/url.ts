@@ -51,3 +51,11 @@ export function describeTarget(t: DbTarget): string {
   const where = t.socketPath ? `socket ${t.socketPath}` : `${t.host}:${t.port}`;
   return `${t.user}@${where}/${t.database}`;
 }
+
+/** The URL for a target (with its password: give it to child processes through their environment only). */
+export function targetUrl(t: DbTarget): string {
+  const auth = `${encodeURIComponent(t.user)}${t.password ? `:${encodeURIComponent(t.password)}` : ''}`;
+  return t.socketPath
+    ? `mysql://${auth}@localhost/${t.database}?socket=${encodeURIComponent(t.socketPath)}`
+    : `mysql://${auth}@${t.host}:${t.port}/${t.database}`;
+}

@@ -83,9 +83,13 @@ export async function fusermount(path: string, lazy: boolean): Promise<void> {
   }
 }
 
+let recentMounts: { at: number; list: MountInfo[] } | null = null;
+
 /** The path inside the filesystem for a host path on a dbos mount, or null if it is on none. */
 export function pathInsideMount(hostPath: string): string | null {
   const abs = canonical(hostPath);
-  const mount = mounts().filter((m) => m.fstype === 'fuse.dbos' && (abs === m.mountpoint || abs.startsWith(m.mountpoint + '/'))).pop();
+  // Submitting thousands of tasks must not parse the mount table thousands of times.
+  if (!recentMounts || Date.now() - recentMounts.at > 1000) recentMounts = { at: Date.now(), list: mounts() };
+  const mount = recentMounts.list.filter((m) => m.fstype === 'fuse.dbos' && (abs === m.mountpoint || abs.startsWith(m.mountpoint + '/'))).pop();
   return mount ? '/' + relative(mount.mountpoint, abs) : null;
 }

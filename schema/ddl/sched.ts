@@ -60,7 +60,8 @@ const TABLES = [
      cancel_requested BOOLEAN NOT NULL DEFAULT FALSE,
      error VARCHAR(1024) NULL,
      PRIMARY KEY (task_id),
-     KEY queue (state, p_key, priority, task_id),
+     KEY queue (state, priority DESC, task_id),
+     KEY queue_here (state, p_key, priority DESC, task_id),
      KEY by_worker (worker_id, state),
      CONSTRAINT attempts_in_range CHECK (attempts >= 0 AND max_attempts >= 1)
    ) ENGINE=InnoDB`,
@@ -92,10 +93,23 @@ BEGIN
 END`;
 
 /**
- * A policy that scans partitions in turn, starting at start_p: FIFO takes the
- * first worker with room, least-loaded the one with most room.
+ * Picks a worker with room in a partition into wid, through the capacity
+ * index: "any worker with room" (FIFO, locality) takes the fullest one that
+ * still has room, which packs work onto few workers; "the most room"
+ * (least-loaded) the emptiest. SKIP LOCKED lets concurrent schedulers take
+ * the next worker instead of waiting for each other.
  */
-function partitionScan(name: string, order: string): string {
+function pickIn(partition: string, order: 'any' | 'most-room'): string {
+  return `SELECT worker_id INTO wid FROM Worker FORCE INDEX (free_here)
+       WHERE p_key = ${partition} AND unused_capacity > 0 AND memory_free >= mem
+       ORDER BY unused_capacity ${order === 'any' ? 'ASC' : 'DESC'} LIMIT 1 FOR UPDATE SKIP LOCKED;`;
+}
+
+/**
+ * A policy that scans partitions in turn, starting at start_p, until one has
+ * a worker with room: FIFO takes any, least-loaded the one with most room.
+ */
+function partitionScan(name: string, order: 'any' | 'most-room'): string {
   return `CREATE OR REPLACE PROCEDURE ${name}(IN tid BIGINT, IN start_p INT)
 MODIFIES SQL DATA
 BEGIN
@@ -105,15 +119,14 @@ BEGIN
   DECLARE wid BIGINT DEFAULT NULL;
   DECLARE mem BIGINT DEFAULT NULL;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+  SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
   START TRANSACTION;
-  SELECT memory INTO mem FROM Task WHERE task_id = tid AND state = 'queued' FOR UPDATE;
+  SELECT IF(state = 'queued', memory, NULL) INTO mem FROM Task WHERE task_id = tid FOR UPDATE;
   IF mem IS NOT NULL THEN
     SELECT COUNT(*) INTO n FROM Map;
     WHILE wid IS NULL AND i < n DO
       SET p = MOD(start_p + i, n);
-      SELECT worker_id INTO wid FROM Worker
-       WHERE p_key = p AND unused_capacity > 0 AND memory_free >= mem
-       ${order} LIMIT 1 FOR UPDATE SKIP LOCKED;
+      ${pickIn('p', order)}
       SET i = i + 1;
     END WHILE;
     IF wid IS NOT NULL THEN
@@ -132,12 +145,11 @@ BEGIN
   DECLARE wid BIGINT DEFAULT NULL;
   DECLARE mem BIGINT DEFAULT NULL;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+  SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
   START TRANSACTION;
-  SELECT memory INTO mem FROM Task WHERE task_id = tid AND state = 'queued' FOR UPDATE;
+  SELECT IF(state = 'queued', memory, NULL) INTO mem FROM Task WHERE task_id = tid FOR UPDATE;
   IF mem IS NOT NULL THEN
-    SELECT worker_id INTO wid FROM Worker
-     WHERE p_key = hp AND unused_capacity > 0 AND memory_free >= mem
-     LIMIT 1 FOR UPDATE SKIP LOCKED;
+    ${pickIn('hp', 'any')}
     IF wid IS NOT NULL THEN
       CALL sched_assign(tid, wid, hp, mem);
     ELSE
@@ -156,10 +168,11 @@ BEGIN
   DECLARE p INT DEFAULT NULL;
   DECLARE mem BIGINT DEFAULT NULL;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+  SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
   START TRANSACTION;
-  SELECT memory INTO mem FROM Task WHERE task_id = tid AND state = 'queued' FOR UPDATE;
+  SELECT IF(state = 'queued', memory, NULL) INTO mem FROM Task WHERE task_id = tid FOR UPDATE;
   IF mem IS NOT NULL THEN
-    SELECT worker_id, p_key INTO wid, p FROM Worker
+    SELECT worker_id, p_key INTO wid, p FROM Worker FORCE INDEX (free_anywhere)
      WHERE unused_capacity > 0 AND memory_free >= mem
      ORDER BY unused_capacity DESC LIMIT 1 FOR UPDATE SKIP LOCKED;
     IF wid IS NOT NULL THEN
@@ -189,8 +202,10 @@ END`;
 
 /**
  * A worker reports a task done: records the outcome, frees the capacity,
- * releases (or cancels) the tasks that waited for it, and hands the freed
- * capacity at once to a locality task waiting in the same partition.
+ * releases (or cancels) the tasks that waited for it, and hands the freed room
+ * at once to the next task that may take any worker: a locality task waiting
+ * in this partition, else the oldest queued FIFO task (work-conserving; the
+ * daemon places the rest).
  */
 const FINISH = `CREATE OR REPLACE PROCEDURE task_finish(IN tid BIGINT, IN wid BIGINT, IN outcome VARCHAR(16),
                                                IN code INT, IN sig VARCHAR(16), IN err VARCHAR(1024))
@@ -198,18 +213,22 @@ MODIFIES SQL DATA
 BEGIN
   DECLARE mem BIGINT DEFAULT NULL;
   DECLARE p INT DEFAULT NULL;
+  DECLARE room BIGINT DEFAULT 0;
   DECLARE next_tid BIGINT DEFAULT NULL;
   DECLARE next_mem BIGINT DEFAULT NULL;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+  SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
   START TRANSACTION;
-  SELECT memory, p_key INTO mem, p FROM Task
-   WHERE task_id = tid AND worker_id = wid AND state IN ('assigned', 'running') FOR UPDATE;
+  SELECT IF(worker_id = wid AND state IN ('assigned', 'running'), memory, NULL), p_key INTO mem, p
+    FROM Task WHERE task_id = tid FOR UPDATE;
   IF mem IS NOT NULL THEN
     UPDATE Task SET state = outcome, exit_status = code, term_signal = sig, error = err, end_time = NOW(6)
      WHERE task_id = tid;
     UPDATE Worker SET unused_capacity = unused_capacity + 1, memory_free = memory_free + mem
      WHERE p_key = p AND worker_id = wid AND state = 'alive';
-    IF outcome = 'succeeded' THEN
+    IF NOT EXISTS (SELECT 1 FROM Task_dep WHERE after_id = tid) THEN
+      SET outcome = outcome;  -- nothing waits for this task
+    ELSEIF outcome = 'succeeded' THEN
       UPDATE Task t SET t.state = 'queued'
        WHERE t.state = 'waiting'
          AND t.task_id IN (SELECT d.task_id FROM Task_dep d WHERE d.after_id = tid)
@@ -218,11 +237,20 @@ BEGIN
     ELSE
       CALL sched_cancel_dependents();
     END IF;
-    SELECT t.task_id, t.memory INTO next_tid, next_mem FROM Task t JOIN Worker w ON w.p_key = p AND w.worker_id = wid
-     WHERE t.state = 'queued' AND t.p_key = p AND t.policy = 'locality' AND t.memory <= w.memory_free AND w.unused_capacity > 0
-     ORDER BY t.priority DESC, t.task_id LIMIT 1 FOR UPDATE SKIP LOCKED;
-    IF next_tid IS NOT NULL THEN
-      CALL sched_assign(next_tid, wid, p, next_mem);
+    SELECT IF(state = 'alive' AND unused_capacity > 0, memory_free, -1) INTO room
+      FROM Worker WHERE p_key = p AND worker_id = wid FOR UPDATE;
+    IF room >= 0 THEN
+      SELECT task_id, memory INTO next_tid, next_mem FROM Task FORCE INDEX (queue_here)
+       WHERE state = 'queued' AND p_key = p AND policy = 'locality' AND memory <= room
+       ORDER BY priority DESC, task_id LIMIT 1 FOR UPDATE SKIP LOCKED;
+      IF next_tid IS NULL THEN
+        SELECT task_id, memory INTO next_tid, next_mem FROM Task FORCE INDEX (queue)
+         WHERE state = 'queued' AND policy = 'fifo' AND memory <= room
+         ORDER BY priority DESC, task_id LIMIT 1 FOR UPDATE SKIP LOCKED;
+      END IF;
+      IF next_tid IS NOT NULL THEN
+        CALL sched_assign(next_tid, wid, p, next_mem);
+      END IF;
     END IF;
   END IF;
   COMMIT;
@@ -240,6 +268,7 @@ BEGIN
   DECLARE requeued INT DEFAULT 0;
   DECLARE failed INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+  SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
   START TRANSACTION;
   UPDATE Worker SET state = 'dead', unused_capacity = 0, memory_free = 0
    WHERE state = 'alive' AND heartbeat_at < NOW(6) - INTERVAL timeout_s SECOND;
@@ -270,8 +299,8 @@ const POLICIES = `INSERT IGNORE INTO Sched_policy (name, procedure_name, partiti
 export const SCHEDULER_OBJECTS: string[] = [
   ...TABLES,
   ASSIGN,
-  partitionScan('sched_fifo', ''),
-  partitionScan('sched_least_loaded', 'ORDER BY unused_capacity DESC'),
+  partitionScan('sched_fifo', 'any'),
+  partitionScan('sched_least_loaded', 'most-room'),
   LOCALITY,
   LEAST_LOADED_GLOBAL,
   CANCEL_DEPENDENTS,

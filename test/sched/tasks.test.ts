@@ -41,10 +41,13 @@ describe('dependencies', () => {
     const b = await submit([a]);
     const c = await submit([a, b]);
     expect([await state(a), await state(b), await state(c)]).toEqual(['queued', 'waiting', 'waiting']);
-    await tasks.finish(t.db, a, await run(a), ok);
-    expect([await state(b), await state(c)]).toEqual(['queued', 'waiting']);
-    await tasks.finish(t.db, b, await run(b), ok);
-    expect(await state(c)).toBe('queued');
+    const wa = await run(a);
+    await tasks.finish(t.db, a, wa, ok);
+    // b became ready, and the slot a freed went to it in the same transaction (work-conserving).
+    expect([await state(b), (await tasks.get(t.db, b))!.workerId, await state(c)]).toEqual(['assigned', wa, 'waiting']);
+    await tasks.markRunning(t.db, b, wa, 43, '/o', '/e');
+    await tasks.finish(t.db, b, wa, ok);
+    expect(await state(c)).toBe('assigned');
   });
 
   it('a failure cancels everything downstream, transitively, and later submissions too', async () => {
@@ -52,8 +55,11 @@ describe('dependencies', () => {
     const y = await submit([x]);
     const z = await submit([y]);
     const other = await submit();
-    await tasks.finish(t.db, x, await run(x), bad);
-    expect([await state(x), await state(y), await state(z), await state(other)]).toEqual(['failed', 'cancelled', 'cancelled', 'queued']);
+    const wx = await run(x);
+    await tasks.finish(t.db, x, wx, bad);
+    // Downstream of x is cancelled; the freed slot goes to the other queued task.
+    expect([await state(x), await state(y), await state(z), await state(other)]).toEqual(['failed', 'cancelled', 'cancelled', 'assigned']);
+    expect((await tasks.get(t.db, other))!.workerId).toBe(wx);
     expect((await tasks.get(t.db, z))!.error).toBe(`prerequisite task ${y} cancelled`);
     const late = await submit([x]);
     expect(await state(late)).toBe('cancelled');

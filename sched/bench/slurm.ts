@@ -42,7 +42,7 @@ export class Slurm {
   /** Why Slurm cannot run here, or null. */
   static missing(): string | null {
     for (const bin of ['/usr/sbin/slurmctld', '/usr/sbin/slurmd', '/usr/sbin/munged', '/usr/bin/sbatch', '/usr/bin/squeue']) {
-      if (!existsSync(bin)) return `${bin} is missing (apt-get install slurm-wlm munge, or run scripts/install)`;
+      if (!existsSync(bin)) return `${bin} is missing (run scripts/install --bench, or apt-get install slurm-wlm munge)`;
     }
     return null;
   }
@@ -68,7 +68,7 @@ export class Slurm {
       'ProctrackType=proctrack/linuxproc', 'TaskPlugin=task/none', 'JobAcctGatherType=jobacct_gather/none',
       'AccountingStorageType=accounting_storage/none', 'JobCompType=jobcomp/none', 'MpiDefault=none',
       'SchedulerType=sched/backfill', 'SelectType=select/cons_tres', 'SelectTypeParameters=CR_Core',
-      `SchedulerParameters=${SCHEDULER_PARAMETERS[variant]}`, 'MinJobAge=2', 'ReturnToService=2', 'SlurmdParameters=config_overrides',
+      `SchedulerParameters=${SCHEDULER_PARAMETERS[variant]}`, 'MinJobAge=2', 'MaxArraySize=100001', 'MaxJobCount=200000', 'ReturnToService=2', 'SlurmdParameters=config_overrides',
       `NodeName=${host} CPUs=${cpus} RealMemory=16000 State=UNKNOWN`,
       `PartitionName=bench Nodes=${host} Default=YES MaxTime=INFINITE State=UP`, '',
     ].join('\n'));

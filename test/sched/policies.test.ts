@@ -1,6 +1,7 @@
 // The policies as stored procedures, on a real database: what each one
 // chooses, and that no concurrency can overdraw capacity or assign a task twice.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { Db } from '../../schema/db.js';
 import { decide, findPolicy, listPolicies, type Policy } from '../../sched/policies.js';
 import * as tasks from '../../sched/tasks.js';
@@ -92,6 +93,23 @@ describe('the policies', () => {
     expect(done).toEqual({ recorded: true, dispatched: second });
     expect((await tasks.get(t.db, second))!.workerId).toBe(home);
     expect(await used()).toEqual([{ id: home, used: 1, n: 1 }, { id: home + 1, used: 0, n: 0 }]);
+  });
+});
+
+describe('a new policy, as README shows it', () => {
+  it('is a procedure and a row in Sched_policy', async () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const block = /\*\*Adding a policy\*\*[\s\S]*?```sql\n([\s\S]*?)```/.exec(readme)![1]!;
+    const [procedure, registration] = block.split(/\nEND;\n/);
+    await t.db.ddl(`${procedure}\nEND`);
+    await t.db.ddl(registration!.trim().replace(/;$/, ''));
+    const bestFit = await findPolicy(t.db, 'best-fit');
+    await worker(0, 4, 8 * 2 ** 30);
+    const snug = await worker(1, 4, 2 * 2 ** 30);
+    await worker(2, 4, 1 * 2 ** 30);
+    expect(await decide(t.db, bestFit, await task({ memory: 1.5 * 2 ** 30 }), 0)).toEqual({ workerId: snug, pKey: 1 });
+    await t.db.ddl('DROP PROCEDURE sched_best_fit');
+    await t.db.run("DELETE FROM Sched_policy WHERE name = 'best-fit'");
   });
 });
 

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { redactUrl } from '../schema/url.js';
 import { registerBenchCommands } from './commands/bench.js';
 import { registerFsCommands } from './commands/fs.js';
+import { registerIpcCommands } from './commands/ipc.js';
 import { registerMountCommands } from './commands/mount.js';
 import { registerSchedCommands } from './commands/sched.js';
 import { registerServerCommands } from './commands/server.js';
@@ -29,6 +30,7 @@ registerMountCommands(program);
 registerSqlCommand(program);
 registerFsCommands(program);
 registerSchedCommands(program);
+registerIpcCommands(program);
 registerBenchCommands(program);
 
 try {

@@ -6,12 +6,13 @@ import { ServerError } from '../schema/server.js';
 import { DbUrlError } from '../schema/url.js';
 import { FsError } from '../fs/errors.js';
 import { MountpointError } from '../fs/fuse/mountpoint.js';
+import { IpcError } from '../ipc/sql.js';
 import { PolicyError } from '../sched/policies.js';
 import { TaskError } from '../sched/tasks.js';
 
 export class CliError extends Error {}
 
-const EXPECTED = [CliError, DbUrlError, ServerError, SchemaError, MountpointError, TaskError, PolicyError];
+const EXPECTED = [CliError, DbUrlError, ServerError, SchemaError, MountpointError, TaskError, PolicyError, IpcError];
 
 function sentence(text: string): string {
   const t = text.trim().replace(/\s+/g, ' ');

@@ -7,7 +7,7 @@ import { isUnavailable } from '../schema/db.js';
 export type ErrnoCode =
   | 'EPERM' | 'ENOENT' | 'EIO' | 'EBADF' | 'EACCES' | 'EBUSY' | 'EEXIST' | 'EXDEV' | 'ENOTDIR' | 'EISDIR'
   | 'EINVAL' | 'EFBIG' | 'ENOSPC' | 'ERANGE' | 'ENAMETOOLONG' | 'ENOSYS' | 'ENOTEMPTY' | 'ELOOP'
-  | 'ENODATA' | 'E2BIG' | 'EOPNOTSUPP' | 'EMLINK';
+  | 'ENODATA' | 'E2BIG' | 'EOPNOTSUPP' | 'EMLINK' | 'EAGAIN';
 
 export class FsError extends Error {
   constructor(readonly code: ErrnoCode, readonly path?: string, detail?: string) {

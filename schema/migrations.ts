@@ -4,6 +4,7 @@
 // schema is migrated forward, a newer one is refused (this build cannot know it).
 import type { Db, Queryable } from './db.js';
 import { FILESYSTEM_TABLES } from './ddl/fs.js';
+import { IPC_OBJECTS } from './ddl/ipc.js';
 import { SCHEDULER_OBJECTS } from './ddl/sched.js';
 
 export class SchemaError extends Error {}
@@ -24,6 +25,11 @@ const MIGRATIONS: Migration[] = [
     version: 2,
     description: 'the scheduler: Worker, Task, Task_dep, Sched_policy and the policy procedures',
     statements: SCHEDULER_OBJECTS,
+  },
+  {
+    version: 3,
+    description: 'messaging: Mailbox, Message, Message_history and the receive procedure',
+    statements: IPC_OBJECTS,
   },
 ];
 

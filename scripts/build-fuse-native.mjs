@@ -9,6 +9,8 @@
 //   3. the bundled library is not the system's;
 //   4. it leaves fuse_operations.flag_utime_omit_ok unset, so libfuse drops any
 //      utimensat that sets only one of atime/mtime (tar -x, touch -m).
+// A handle number with bit 30 set asks for direct_io on that open (no page
+// cache): the mailbox files of dbos messaging are queues, not files.
 // It also records the calling process's uid, gid and pid (fuse_get_context) at
 // the start of the per-thread struct that JS already sees as a Buffer, so files
 // created through a shared mount get the right owner.
@@ -35,6 +37,14 @@ function edit(text, from, to, what) {
   return text.replace(from, to);
 }
 
+/** edit(), limited to the text between two markers (each must occur once). */
+function editBetween(text, startMark, endMark, from, to, what) {
+  const start = text.indexOf(startMark);
+  const end = text.indexOf(endMark, start);
+  if (start < 0 || end < 0 || text.indexOf(startMark, start + 1) >= 0) throw new Error(`build-fuse-native: cannot find the place for "${what}"`);
+  return text.slice(0, start) + edit(text.slice(start, end), from, to, what) + text.slice(end);
+}
+
 const cPath = join(pkgDir, 'fuse-native.c');
 let c = readFileSync(cPath, 'utf8');
 if (!c.includes(MARK)) {
@@ -59,6 +69,10 @@ if (!c.includes(MARK)) {
   c = edit(c, 'struct fuse_operations ops = { };',
     'struct fuse_operations ops = { };\n  ops.flag_utime_omit_ok = 1;',
     'pass UTIME_OMIT and UTIME_NOW through');
+  c = editBetween(c, 'FUSE_METHOD(open, 2, 1,', 'FUSE_METHOD(opendir',
+    '    l->info->fh = fd;\n',
+    '    l->info->fh = fd;\n    if (fd & 0x40000000) l->info->direct_io = 1;\n',
+    'direct_io for handles with bit 30 set');
   writeFileSync(cPath, `${MARK}\n${c}`);
 }
 

@@ -6,11 +6,16 @@ import type { Logger } from '../../schema/log.js';
 import { S_IFDIR, typeBits, type Stat } from '../attrs.js';
 import type { Caller, DbosFs } from '../dbosfs.js';
 import { toFsError } from '../errors.js';
+import { MailboxFiles } from '../../ipc/mailbox-files.js';
 import type { CallerContext, FuseOps, TimeArg } from './native.js';
 
 type Cb = (...args: any[]) => void;
 
-export function fuseOps(fs: DbosFs, caller: () => CallerContext, log: Logger): FuseOps {
+/**
+ * `mailboxes` (optional) serves MOUNT/.ipc: paths below it and handles it
+ * gave out go there, everything else to the shim.
+ */
+export function fuseOps(fs: DbosFs, caller: () => CallerContext, log: Logger, mailboxes?: MailboxFiles): FuseOps {
   const who = (): Caller => {
     const c = caller();
     return { uid: c.uid, gid: c.gid };
@@ -35,7 +40,11 @@ export function fuseOps(fs: DbosFs, caller: () => CallerContext, log: Logger): F
     atime: { sec: 0, nsec: 0 }, mtime: { sec: 0, nsec: 0 }, ctime: { sec: 0, nsec: 0 },
   });
 
-  return {
+  const box = (path: string) => mailboxes !== undefined && MailboxFiles.owns(path);
+  const boxFd = (fd: number) => mailboxes !== undefined && MailboxFiles.isHandle(fd);
+  const refused = (path: string, cb: Cb) => cb(-MailboxFiles.refuse(path).errno);
+
+  const ops: FuseOps = {
     init: (cb: Cb) => cb(0),
     getattr: (path: string, cb: Cb) => reply(cb, fs.getattr(path)),
     fgetattr: (path: string, _fd: number, cb: Cb) => reply(cb, fs.getattr(path)),
@@ -80,4 +89,41 @@ export function fuseOps(fs: DbosFs, caller: () => CallerContext, log: Logger): F
     listxattr: (path: string, cb: Cb) => reply(cb, fs.listxattr(path)),
     removexattr: (path: string, name: string, cb: Cb) => { const c = who(); reply(cb, fs.removexattr(path, name, c), () => []); },
   };
+  if (!mailboxes) return ops;
+  const m = mailboxes;
+
+  // MOUNT/.ipc: the mailbox files. Every path-taking op is routed first.
+  const pathOps = ['getattr', 'readdir', 'mkdir', 'rmdir', 'mknod', 'create', 'open', 'truncate', 'unlink', 'symlink',
+    'readlink', 'chmod', 'chown', 'utimens', 'getxattr', 'setxattr', 'listxattr', 'removexattr', 'fsyncdir'] as const;
+  const shim = { ...ops };
+  for (const name of pathOps) {
+    ops[name] = (path: string, ...args: unknown[]) => {
+      const cb = args[args.length - 1] as Cb;
+      if (name === 'symlink' ? box(args[0] as string) : !box(path)) return shim[name]!(path, ...args);
+      switch (name) {
+        case 'getattr': return reply(cb, m.getattr(path));
+        case 'readdir': return reply(cb, m.readdir(path), (names) => [names, []]);
+        case 'open': { const c = who(); return reply(cb, m.open(path, args[0] as number, c)); }
+        case 'create': return cb(-(path === '/.ipc' ? MailboxFiles.refuse(path).errno : 2));
+        case 'truncate': return cb(args[0] === 0 ? 0 : -22);
+        case 'getxattr': return cb(-61);
+        case 'listxattr': return cb(0, []);
+        default: return refused(path, cb);
+      }
+    };
+  }
+  for (const name of ['rename', 'link'] as const) {
+    ops[name] = (src: string, dest: string, cb: Cb) => (box(src) || box(dest) ? refused(src, cb) : shim[name]!(src, dest, cb));
+  }
+  // Handles the mailbox files gave out.
+  ops.read = (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
+    (boxFd(fd) ? replyCount(cb, m.read(fd, len).then((d) => d.copy(buf, 0, 0, d.length))) : shim.read!(path, fd, buf, len, pos, cb));
+  ops.write = (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
+    (boxFd(fd) ? replyCount(cb, m.write(fd, Buffer.from(buf.subarray(0, len)), pos)) : shim.write!(path, fd, buf, len, pos, cb));
+  ops.flush = (path: string, fd: number, cb: Cb) => (boxFd(fd) ? reply(cb, m.flush(fd), () => []) : shim.flush!(path, fd, cb));
+  ops.release = (path: string, fd: number, cb: Cb) => (boxFd(fd) ? reply(cb, m.release(fd), () => []) : shim.release!(path, fd, cb));
+  ops.fsync = (path: string, datasync: boolean, fd: number, cb: Cb) => (boxFd(fd) ? cb(0) : shim.fsync!(path, datasync, fd, cb));
+  ops.ftruncate = (path: string, fd: number, size: number, cb: Cb) => (boxFd(fd) ? cb(size === 0 ? 0 : -22) : shim.ftruncate!(path, fd, size, cb));
+  ops.fgetattr = (path: string, fd: number, cb: Cb) => (boxFd(fd) || box(path) ? reply(cb, m.getattr(path)) : shim.fgetattr!(path, fd, cb));
+  return ops;
 }

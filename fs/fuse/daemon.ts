@@ -7,7 +7,10 @@ import { Db } from '../../schema/db.js';
 import type { DbosHome } from '../../schema/home.js';
 import type { Logger } from '../../schema/log.js';
 import type { DbTarget } from '../../schema/url.js';
+import { MailboxFiles } from '../../ipc/mailbox-files.js';
 import { DbosFs } from '../dbosfs.js';
+import { Identities } from '../identity.js';
+import * as users from '../sql/users.js';
 import { processCaller } from '../permissions.js';
 import { fuseOps } from './adapter.js';
 import { fusermount, mountedAt, requireMountable } from './mountpoint.js';
@@ -54,7 +57,11 @@ export async function serve(opts: ServeOptions): Promise<ServingMount> {
     await db.close();
     throw e;
   }
-  const fuse: DbosFuse = new DbosFuse(mountpoint, fuseOps(shim, () => fuse.caller, log), {
+  const ids = new Identities(db, Math.max(1, await users.partitions(db)));
+  await ids.reload();
+  const mailboxes = new MailboxFiles(db, opts.home, ids);
+  await mailboxes.start();
+  const fuse: DbosFuse = new DbosFuse(mountpoint, fuseOps(shim, () => fuse.caller, log, mailboxes), {
     allowOther: canAllowOther(), attrTimeout: 1, entryTimeout: 1, timeoutMs: 60_000,
   });
   try {
@@ -84,6 +91,7 @@ export async function serve(opts: ServeOptions): Promise<ServingMount> {
           for (let i = 0; i < 50 && shim.stats().handles > 0; i++) await new Promise((r) => setTimeout(r, 100));
         }
       }
+      await mailboxes.close().catch(() => undefined);
       try {
         await shim.close();
       } catch (e) {

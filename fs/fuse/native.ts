@@ -109,7 +109,8 @@ export class DbosFuse extends (Fuse as unknown as FuseClass) {
   private readonly mountOpts: NativeMountOptions;
 
   constructor(mountpoint: string, ops: FuseOps, opts: NativeMountOptions) {
-    super(mountpoint, ops, { timeout: { default: opts.timeoutMs, rename: false, unlink: false, truncate: false, ftruncate: false, flush: false, fsync: false, release: false, rmdir: false } });
+    // Bulk operations and mailbox reads (which wait for a message) have their own deadlines.
+    super(mountpoint, ops, { timeout: { default: opts.timeoutMs, rename: false, unlink: false, truncate: false, ftruncate: false, flush: false, fsync: false, release: false, rmdir: false, read: false } });
     this.mountOpts = opts;
   }
 

@@ -25,3 +25,20 @@ export function wholeNumber(what: string, min = 0) {
     return n;
   };
 }
+
+/** A comma-separated list, each item parsed by `one` (e.g. "64,1K,8K" or "1,10,40"). */
+export function listOf<T>(what: string, one: (v: string) => T) {
+  return (v: string): T[] => {
+    const items = v.split(',').map((x) => x.trim());
+    if (items.some((x) => x === '')) throw new CliError(`${what} must be a comma-separated list (got "${v}").`);
+    return items.map(one);
+  };
+}
+
+export function positiveSeconds(what: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new CliError(`${what} must be a number of seconds above zero (got "${v}").`);
+    return n;
+  };
+}

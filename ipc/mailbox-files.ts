@@ -12,7 +12,7 @@ import type { Db } from '../schema/db.js';
 import type { DbosHome } from '../schema/home.js';
 import { now } from '../fs/time.js';
 import { Ipc, wakeupSocket } from './client.js';
-import { getMailbox, insertMessages, listMailboxes, MAX_MESSAGE_BYTES } from './sql.js';
+import { getMailbox, isUnknownReceiver, listMailboxes, MAX_MESSAGE_BYTES, sendMessages } from './sql.js';
 import { Wakeups } from './wakeup.js';
 
 export const IPC_DIR = '/.ipc';
@@ -148,7 +148,11 @@ export class MailboxFiles {
     if (!h.writing || h.buffer.length === 0) return;
     const data = h.buffer;
     h.buffer = Buffer.alloc(0);
-    if (await insertMessages(this.db, [h.mailbox], h.sender, '', data) !== 1) throw fsError('ENOENT', undefined, `no mailbox "${h.mailbox}"`);
+    try {
+      await sendMessages(this.db, h.sender, [{ to: h.mailbox, topic: '', data }]);
+    } catch (e) {
+      throw isUnknownReceiver(e) ? fsError('ENOENT', undefined, `no mailbox "${h.mailbox}"`) : e;
+    }
     this.wakeups.sent([h.mailbox]);
   }
 

@@ -1,9 +1,9 @@
-// SQL for Mailbox and Message: creating mailboxes, sending (one INSERT, a
-// multicast one multi-row INSERT), receiving (one CALL of ipc_recv), and
-// clearing batches whose receiver never came back for more.
-import type { Param, Queryable } from '../schema/db.js';
+// SQL for Mailbox, Message_queue and Message: creating mailboxes, sending (one
+// CALL of ipc_send), receiving (one CALL of ipc_recv), and clearing batches
+// whose receiver never came back for more.
+import type { Db, Queryable } from '../schema/db.js';
 
-/** Largest message: well under MariaDB's default 16 MiB packet, with room for the statement. */
+/** Largest message, and largest send in all: well under the server's packet limit. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 export const MAX_NAME_BYTES = 255;
 
@@ -35,6 +35,11 @@ export function checkName(name: string, what = 'mailbox name'): void {
   }
 }
 
+/** A send named a receiver with no mailbox (the foreign key from Message_queue to Mailbox). */
+export function isUnknownReceiver(e: unknown): boolean {
+  return (e as { errno?: number })?.errno === 1452;
+}
+
 export async function createMailbox(q: Queryable, m: { name: string; owner: string; pKey: number; keepHistory?: boolean }): Promise<boolean> {
   checkName(m.name);
   return (await q.run('INSERT IGNORE INTO Mailbox (name, owner, p_key, keep_history, created_at) VALUES (?, ?, ?, ?, NOW(6))',
@@ -46,68 +51,104 @@ export async function getMailbox(q: Queryable, name: string): Promise<MailboxRow
 }
 
 export async function listMailboxes(q: Queryable, only?: string): Promise<MailboxRow[]> {
-  const rows = await q.rows<{ name: Buffer; owner: string; p_key: number; keep_history: number; waiting: number }>(
+  const rows = await q.rows<{ name: Buffer; owner: string; p_key: number; keep_history: number; waiting: number | null }>(
     `SELECT b.name, b.owner, b.p_key, b.keep_history,
-            (SELECT COUNT(*) FROM Message m WHERE m.receiver_id = b.name AND m.taken_by IS NULL) AS waiting
+            (SELECT SUM(q.next_seq - q.read_seq) FROM Message_queue q WHERE q.receiver_id = b.name) AS waiting
        FROM Mailbox b ${only === undefined ? '' : 'WHERE b.name = ?'} ORDER BY b.name`, only === undefined ? [] : [only]);
-  return rows.map((r) => ({ name: r.name.toString('utf8'), owner: r.owner, pKey: Number(r.p_key), keepHistory: Boolean(Number(r.keep_history)), waiting: Number(r.waiting) }));
+  return rows.map((r) => ({ name: r.name.toString('utf8'), owner: r.owner, pKey: Number(r.p_key), keepHistory: Boolean(Number(r.keep_history)), waiting: Number(r.waiting ?? 0) }));
 }
 
+/** Deletes a mailbox with its queues and waiting messages (foreign keys cascade). */
 export async function deleteMailbox(q: Queryable, name: string): Promise<boolean> {
-  await q.run('DELETE FROM Message WHERE receiver_id = ?', [name], { timeoutMs: 600_000 });
-  return (await q.run('DELETE FROM Mailbox WHERE name = ?', [name])) === 1;
+  return (await q.run('DELETE FROM Mailbox WHERE name = ?', [name], { timeoutMs: 600_000 })) === 1;
+}
+
+export interface Outgoing {
+  to: string;
+  topic: string;
+  data: Buffer;
 }
 
 /**
- * Sends one message to each receiver in one INSERT … SELECT. It inserts only
- * if every receiver has a mailbox (all or nothing); returns how many rows it
- * inserted (0: some receiver is unknown).
+ * Sends messages in one CALL of ipc_send: one transaction, all or nothing.
+ * Each distinct Buffer travels once, so a multicast sends its data once.
  */
-export async function insertMessages(q: Queryable, receivers: string[], sender: string, topic: string, data: Buffer): Promise<number> {
-  const marks = receivers.map(() => '?').join(', ');
-  const params: Param[] = [sender, topic, data, ...receivers, ...receivers, receivers.length];
-  return q.run(
-    `INSERT INTO Message (receiver_id, sender_id, topic, data, sent_at)
-     SELECT b.name, ?, ?, ?, NOW(6) FROM Mailbox b
-      WHERE b.name IN (${marks}) AND (SELECT COUNT(*) FROM Mailbox c WHERE c.name IN (${marks})) = ?`,
-    params);
+export async function sendMessages(q: Queryable, sender: string, messages: Outgoing[]): Promise<void> {
+  const offsets = new Map<Buffer, number>();
+  const parts: Buffer[] = [];
+  let size = 0;
+  for (const m of messages) {
+    if (offsets.has(m.data)) continue;
+    offsets.set(m.data, size);
+    parts.push(m.data);
+    size += m.data.length;
+  }
+  // Sorted by queue (stable, so each queue keeps the caller's order): every sender locks queues in one order.
+  const key = (m: Outgoing) => `${m.to}\0${m.topic}`;
+  const sorted = [...messages].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const items: (string | number)[][] = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j < sorted.length && key(sorted[j]!) === key(sorted[i]!)) j++;
+    for (let k = i; k < j; k++) {
+      const m = sorted[k]!;
+      items.push([m.to, m.topic, k - i + 1, j - i, offsets.get(m.data)!, m.data.length]);
+    }
+    i = j;
+  }
+  await q.call('CALL ipc_send(?, ?, ?)', [sender, JSON.stringify(items), parts.length === 1 ? parts[0]! : Buffer.concat(parts)]);
 }
 
 export interface RecvRequest {
   receiver: string;
+  /** null: any topic. */
   topic: string | null;
   max: number;
   request: number;
   retry: boolean;
-  previous: { request: number; lo: number; hi: number } | null;
 }
 
-/** One receive: acknowledges the previous batch and takes the next (one CALL). */
-export async function receive(q: Queryable, r: RecvRequest): Promise<Message[]> {
-  const rows = await q.call<{ message_id: number; sender_id: Buffer; topic: Buffer; data: Buffer; sent_at: string }>(
-    'CALL ipc_recv(?, ?, ?, ?, ?, ?, ?, ?)',
-    [r.receiver, r.topic, r.max, r.request, r.retry ? 1 : 0, r.previous?.request ?? null, r.previous?.lo ?? null, r.previous?.hi ?? null]);
-  return rows.map((m) => ({ id: Number(m.message_id), sender: m.sender_id.toString('utf8'), topic: m.topic.toString('utf8'), data: m.data, sentAt: String(m.sent_at) }));
+/** One receive: acknowledges the queue's previous batch and takes its next (one CALL); `more`: something else is waiting. */
+export async function receive(q: Queryable, r: RecvRequest): Promise<{ messages: Message[]; more: boolean }> {
+  const rows = await q.call<{ message_id: number; sender_id: Buffer; topic: Buffer; data: Buffer; sent_at: string; more: number }>(
+    'CALL ipc_recv(?, ?, ?, ?, ?)', [r.receiver, r.topic, r.max, r.request, r.retry ? 1 : 0]);
+  return {
+    messages: rows.map((m) => ({ id: Number(m.message_id), sender: m.sender_id.toString('utf8'), topic: m.topic.toString('utf8'), data: m.data, sentAt: String(m.sent_at) })),
+    more: rows.length > 0 && Number(rows[0]!.more) === 1,
+  };
 }
 
 /** Mailboxes among `names` with messages waiting (the daemon's safety net: one query for all). */
 export async function withWaiting(q: Queryable, names: string[]): Promise<string[]> {
   if (names.length === 0) return [];
   const rows = await q.rows<{ receiver_id: Buffer }>(
-    `SELECT DISTINCT receiver_id FROM Message WHERE receiver_id IN (${names.map(() => '?').join(', ')}) AND taken_by IS NULL`, names);
+    `SELECT DISTINCT receiver_id FROM Message_queue WHERE receiver_id IN (${names.map(() => '?').join(', ')}) AND read_seq < next_seq`, names);
   return rows.map((r) => r.receiver_id.toString('utf8'));
 }
 
 /**
- * Batches taken long ago whose receiver never asked again (it exited or
- * crashed after receiving them) count as delivered: kept in Message_history
- * if the mailbox keeps history, then removed.
+ * Batches handed out long ago that no later receive acknowledged (the
+ * receiver exited, or now reads other topics) count as delivered: kept in
+ * Message_history if the mailbox keeps history, then removed. Returns how
+ * many messages it removed.
  */
-export async function clearAbandoned(q: Queryable, olderThanS: number): Promise<number> {
-  await q.run(
-    `INSERT IGNORE INTO Message_history (receiver_id, message_id, sender_id, topic, data, sent_at, received_at)
-     SELECT m.receiver_id, m.message_id, m.sender_id, m.topic, m.data, m.sent_at, m.taken_at
-       FROM Message m JOIN Mailbox b ON b.name = m.receiver_id
-      WHERE b.keep_history AND m.taken_by IS NOT NULL AND m.taken_at < NOW(6) - INTERVAL ? SECOND`, [olderThanS], { timeoutMs: 600_000 });
-  return q.run('DELETE FROM Message WHERE taken_by IS NOT NULL AND taken_at < NOW(6) - INTERVAL ? SECOND', [olderThanS], { timeoutMs: 600_000 });
+export async function clearAbandoned(db: Db, olderThanS: number): Promise<number> {
+  return db.tx(async (t) => {
+    const stale = await t.rows<{ receiver_id: Buffer; topic: Buffer; batch_lo: number; batch_hi: number; keep_history: number }>(
+      `SELECT q.receiver_id, q.topic, q.batch_lo, q.batch_hi, b.keep_history
+         FROM Message_queue q JOIN Mailbox b ON b.name = q.receiver_id
+        WHERE q.batch_lo <= q.batch_hi AND q.batch_at < NOW(6) - INTERVAL ? SECOND LIMIT 1000 FOR UPDATE`, [olderThanS]);
+    let removed = 0;
+    for (const s of stale) {
+      const range = [s.receiver_id, s.topic, s.batch_lo, s.batch_hi];
+      const where = 'WHERE receiver_id = ? AND topic = ? AND message_id BETWEEN ? AND ?';
+      if (Number(s.keep_history)) {
+        await t.run(`INSERT IGNORE INTO Message_history (receiver_id, topic, message_id, sender_id, data, sent_at, received_at)
+                     SELECT receiver_id, topic, message_id, sender_id, data, sent_at, NOW(6) FROM Message ${where}`, range);
+      }
+      removed += await t.run(`DELETE FROM Message ${where}`, range);
+      await t.run('UPDATE Message_queue SET batch_lo = read_seq + 1, batch_hi = read_seq WHERE receiver_id = ? AND topic = ?', [s.receiver_id, s.topic]);
+    }
+    return removed;
+  }, { timeoutMs: 600_000 });
 }

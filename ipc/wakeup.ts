@@ -95,9 +95,14 @@ export class Wakeups {
     if (names.length > 0) this.socket?.write(`SENT ${names.map(hex).join(' ')}\n`);
   }
 
-  /** Forgets earlier wake-ups of `name`; call before looking in the mailbox. */
-  reset(name: string): void {
-    this.woken.delete(name);
+  /** Forgets earlier wake-ups of `name` (call before looking in the mailbox); says whether there was one. */
+  reset(name: string): boolean {
+    return this.woken.delete(name);
+  }
+
+  /** Whether `name` was woken since the last reset. */
+  isWoken(name: string): boolean {
+    return this.woken.has(name);
   }
 
   /**

@@ -43,7 +43,7 @@ export function registerIpcCommands(program: Command): void {
   program.command('send')
     .argument('<receiver>', 'a mailbox name')
     .argument('[data]', 'the message; "-" or nothing reads it from stdin')
-    .description('send a message (one INSERT)')
+    .description('send a message (one CALL of ipc_send: one transaction)')
     .option('--topic <topic>', 'receivers can ask for one topic')
     .option('--from <mailbox>', 'the sender\'s mailbox, where replies go (default: your user name)')
     .option('--db <url>', 'the database instead of the private server')
@@ -60,8 +60,8 @@ export function registerIpcCommands(program: Command): void {
     });
 
   program.command('recv')
-    .description('receive messages from your mailbox (read and deleted in one transaction) and print their data')
-    .option('--topic <topic>', 'only messages of this topic')
+    .description('receive messages from your mailbox (each receive is one transaction) and print their data')
+    .option('--topic <topic>', 'only messages of this topic (default: any topic)')
     .option('--timeout <ms>', 'give up after this long (exit 1); default: wait as long as it takes')
     .option('--count <n>', 'how many messages to receive', '1')
     .option('--as <mailbox>', 'receive from this mailbox (default: your user name)')

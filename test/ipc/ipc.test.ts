@@ -52,7 +52,10 @@ describe('send and receive', () => {
     expect(texts(got)).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
     expect(got.every((m) => m.sender === 'a' && m.topic === '')).toBe(true);
     expect(await b.recv({ timeoutMs: 50 })).toBeNull();
-    // The previous batch is gone once the next receive acknowledged it.
+    expect(await t.db.rows("SELECT * FROM Message_waiting WHERE receiver_id = 'b'")).toEqual([]);
+    // The batch stays until the next receive (here, close) acknowledges it: a retry could still ask for it.
+    expect(await t.db.rows("SELECT * FROM Message WHERE receiver_id = 'b'")).toHaveLength(10);
+    await b.close();
     expect(await t.db.rows("SELECT * FROM Message WHERE receiver_id = 'b'")).toEqual([]);
   });
 
@@ -67,7 +70,19 @@ describe('send and receive', () => {
     expect(await r.recv({ topic: 'y', timeoutMs: 20 })).toBeNull();
   });
 
-  it('multicasts with one INSERT, all or nothing', async () => {
+  it('without a topic receives every topic in sending order, one topic per batch', async () => {
+    const s = await mailbox('any-s');
+    const r = await mailbox('any-r');
+    for (const [data, topic] of [['x1', 'x'], ['y1', 'y'], ['x2', 'x'], ['z1', ''], ['x3', 'x']]) await s.send('any-r', data!, { topic });
+    const batches: string[][] = [];
+    for (let b = await r.recvMany({ timeoutMs: 50 }); b.length > 0; b = await r.recvMany({ timeoutMs: 50 })) batches.push(texts(b));
+    expect(batches).toEqual([['x1'], ['y1'], ['x2'], ['z1'], ['x3']]);
+    await s.send('any-r', 'y2', { topic: 'y' });
+    await s.send('any-r', 'y3', { topic: 'y' });
+    expect(texts(await r.recvMany())).toEqual(['y2', 'y3']);
+  });
+
+  it('multicasts in one CALL, all or nothing', async () => {
     const hub = await mailbox('hub');
     const spokes = await Promise.all(['s1', 's2', 's3'].map((n) => mailbox(n)));
     await hub.multicast(['s1', 's2', 's3'], 'to all');
@@ -75,6 +90,17 @@ describe('send and receive', () => {
     await expect(hub.multicast(['s1', 'nobody-here', 's2'], 'half?')).rejects.toThrow(/no mailbox "nobody-here"; nothing was sent/);
     expect(await t.db.rows("SELECT * FROM Message WHERE data = 'half?'")).toEqual([]);
     await expect(hub.send('nobody-here', 'x')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('sends a batch to several mailboxes in one CALL, all or nothing', async () => {
+    const from = await mailbox('batch-from');
+    const x = await mailbox('batch-x');
+    const y = await mailbox('batch-y');
+    await from.sendMany([{ to: 'batch-x', data: '1' }, { to: 'batch-y', data: '2' }, { to: 'batch-x', data: '3' }]);
+    expect(texts(await x.recvMany())).toEqual(['1', '3']);
+    expect(texts(await y.recvMany())).toEqual(['2']);
+    await expect(from.sendMany([{ to: 'batch-x', data: '4' }, { to: 'batch-ghost', data: '5' }])).rejects.toThrow(/no mailbox "batch-ghost"; nothing was sent/);
+    expect(await x.recv({ timeoutMs: 20 })).toBeNull();
   });
 
   it('refuses messages over the limit and bad names', async () => {
@@ -129,17 +155,40 @@ describe('exactly once', () => {
     for (const mine of got) expect(mine.map(Number)).toEqual([...mine.map(Number)].sort((x, y) => x - y));
   });
 
+  it('concurrent multicasts to the same mailboxes neither deadlock nor reorder a sender', async () => {
+    const names = ['cm-0', 'cm-1', 'cm-2', 'cm-3', 'cm-4'];
+    const receivers = await Promise.all(names.map((n) => mailbox(n)));
+    const senders = await Promise.all([0, 1, 2, 3].map((i) => mailbox(`cm-sender-${i}`)));
+    // Each sender names the receivers in its own order; the send sorts them.
+    await Promise.all(senders.map(async (s, i) => {
+      const order = i % 2 ? [...names].reverse() : names;
+      for (let k = 0; k < 25; k++) await s.multicast(order, `${i}:${k}`);
+    }));
+    for (const r of receivers) {
+      const got = texts(await r.recvMany({ max: 1000 }));
+      expect(got).toHaveLength(100);
+      for (let i = 0; i < 4; i++) {
+        expect(got.filter((x) => x.startsWith(`${i}:`))).toEqual(Array.from({ length: 25 }, (_, k) => `${i}:${k}`));
+      }
+    }
+  });
+
   it('a receive retried after a lost answer returns the same batch, not a new one', async () => {
     const s = await mailbox('retry-s');
     await mailbox('retry-r');
     for (const x of ['a', 'b', 'c']) await s.send('retry-r', x);
-    const first = await receive(t.db, { receiver: 'retry-r', topic: null, max: 2, request: 77, retry: false, previous: null });
+    const first = await receive(t.db, { receiver: 'retry-r', topic: null, max: 2, request: 77, retry: false });
+    expect(first.more).toBe(true);
     // The answer "got lost"; the client asks again with the same request id.
-    const again = await receive(t.db, { receiver: 'retry-r', topic: null, max: 2, request: 77, retry: true, previous: null });
-    expect(texts(again)).toEqual(texts(first));
-    expect(texts(first)).toEqual(['a', 'b']);
-    const next = await receive(t.db, { receiver: 'retry-r', topic: null, max: 2, request: 78, retry: false, previous: { request: 77, lo: first[0]!.id, hi: first[1]!.id } });
-    expect(texts(next)).toEqual(['c']);
+    const again = await receive(t.db, { receiver: 'retry-r', topic: null, max: 2, request: 77, retry: true });
+    expect(texts(again.messages)).toEqual(texts(first.messages));
+    expect(texts(first.messages)).toEqual(['a', 'b']);
+    // A retry of a request that never reached the database is an ordinary receive.
+    const next = await receive(t.db, { receiver: 'retry-r', topic: null, max: 2, request: 78, retry: true });
+    expect(texts(next.messages)).toEqual(['c']);
+    expect(next.more).toBe(false);
+    // ... and it acknowledged the first batch.
+    expect(texts(await t.db.rows("SELECT data FROM Message WHERE receiver_id = 'retry-r'"))).toEqual(['c']);
   });
 
   it('keeps delivered messages in Message_history when asked, and clears abandoned batches', async () => {
@@ -151,9 +200,11 @@ describe('exactly once', () => {
     const h = await t.db.rows("SELECT sender_id, data FROM Message_history WHERE receiver_id = 'hist-r'");
     expect(h.map((x) => [String(x.sender_id), String(x.data)])).toEqual([['hist-s', 'kept']]);
     await s.send('hist-r', 'abandoned');
-    await receive(t.db, { receiver: 'hist-r', topic: null, max: 1, request: 5, retry: false, previous: null });
-    await t.db.run("UPDATE Message SET taken_at = NOW(6) - INTERVAL 1 HOUR WHERE receiver_id = 'hist-r'");
+    await receive(t.db, { receiver: 'hist-r', topic: null, max: 1, request: 5, retry: false });
+    expect(await clearAbandoned(t.db, 600)).toBe(0);
+    await t.db.run("UPDATE Message_queue SET batch_at = NOW(6) - INTERVAL 1 HOUR WHERE receiver_id = 'hist-r'");
     expect(await clearAbandoned(t.db, 600)).toBe(1);
+    expect(await t.db.rows("SELECT * FROM Message WHERE receiver_id = 'hist-r'")).toEqual([]);
     expect(Number((await t.db.rows("SELECT COUNT(*) AS n FROM Message_history WHERE receiver_id = 'hist-r'"))[0]!.n)).toBe(2);
   });
 });
@@ -199,8 +250,8 @@ describe('no busy waiting', () => {
       opened.push(w);
       expect(w.daemonConnected).toBe(true);
       const pending = w.recv({ timeoutMs: 20_000 });
-      // Inserted by hand: no sender tells the daemon, so only its poll can find it.
-      await t.db.run("INSERT INTO Message (receiver_id, sender_id, topic, data, sent_at) VALUES ('unannounced', 'sql', '', 'by hand', NOW(6))");
+      // Sent from SQL: no sender tells the daemon, so only its poll can find it.
+      await t.db.call(`CALL ipc_send('sql', '[["unannounced", "", 1, 1, 0, 7]]', 'by hand')`);
       expect((await pending)?.data.toString()).toBe('by hand');
     } finally {
       await safety.stop();

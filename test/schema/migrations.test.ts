@@ -10,7 +10,7 @@ afterAll(async () => { await t?.drop(); });
 describe('migrations', () => {
   it("creates the paper's tables and lists the partitions in Map", async () => {
     const tables = (await t.db.rows('SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1')).map((r) => r.n);
-    expect(tables).toEqual(['Dbos_meta', 'Directory', 'Localized_file', 'Mailbox', 'Map', 'Message', 'Message_history', 'Parallel_file', 'Sched_policy', 'Task', 'Task_dep', 'User', 'Worker', 'Xattr']);
+    expect(tables).toEqual(['Dbos_meta', 'Directory', 'Localized_file', 'Mailbox', 'Map', 'Message', 'Message_history', 'Message_queue', 'Message_waiting', 'Parallel_file', 'Sched_policy', 'Task', 'Task_dep', 'User', 'Worker', 'Xattr']);
     const cols = async (table: string) => (await t.db.rows(
       'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [table])).map((r) => r.c);
     expect(await cols('Map')).toEqual(['p_key', 'partition_id', 'host_name', 'host_id']);
@@ -19,6 +19,7 @@ describe('migrations', () => {
     expect((await cols('Directory')).slice(0, 5)).toEqual(['d_name', 'content', 'content_type', 'user_name', 'protection_info']);
     expect(await cols('Directory')).toContain('p_key');
     expect((await cols('Localized_file')).slice(0, 6)).toEqual(['f_name', 'f_owner', 'block_no', 'bytes', 'f_size', 'p_key']);
+    expect(await cols('Message')).toEqual(expect.arrayContaining(['sender_id', 'receiver_id', 'message_id', 'data']));
     expect((await cols('Parallel_file')).slice(0, 5)).toEqual(['f_name', 'f_owner', 'block_no', 'bytes', 'f_size']);
     expect((await t.db.rows('SELECT p_key FROM Map ORDER BY p_key')).map((r) => r.p_key)).toEqual([0, 1, 2, 3]);
   });

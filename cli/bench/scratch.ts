@@ -1,0 +1,19 @@
+// What every benchmark command shares: the CLI entry point for the daemons it
+// starts, and a scratch database next to the target one.
+import { fileURLToPath } from 'node:url';
+import type { Db } from '../../schema/db.js';
+import type { DbTarget } from '../../schema/url.js';
+import { CliError } from '../errors.js';
+
+export const CLI_ENTRY = fileURLToPath(new URL('../dbos.js', import.meta.url));
+
+/** A scratch database next to the target one, created fresh for a benchmark. */
+export async function scratchDatabase(admin: Db, base: DbTarget, name: string): Promise<DbTarget> {
+  try {
+    await admin.text(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.text(`CREATE DATABASE ${name}`);
+  } catch (e) {
+    throw new CliError(`the benchmark needs to create the database ${name} on that server: ${(e as Error).message}`);
+  }
+  return { ...base, database: name };
+}

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { Db } from '../../schema/db.js';
 import { dbosHome } from '../../schema/home.js';
 import { migrate } from '../../schema/migrations.js';
+import { serverStatus } from '../../schema/server.js';
 import { runIpcBench, type Cell, type IdleResult } from '../../ipc/bench/run.js';
 import { lineChart } from './chart.js';
 import { describeMachine, machineMarkdown, mdTable, openReport } from './report.js';
@@ -45,6 +46,7 @@ export function registerIpcBench(bench: Command): void {
         await db.close();
         const { cells, idle } = await runIpcBench({
           target, home: dbosHome({ DBOS_HOME: homes[0] }), lonelyHome: dbosHome({ DBOS_HOME: homes[1] }), cli: CLI_ENTRY,
+          serverPid: r.private ? serverStatus(r.home).pid : undefined,
           ...p, log: (m) => console.log(m),
         });
         await admin.text('DROP DATABASE IF EXISTS dbos_bench_ipc');
@@ -118,7 +120,7 @@ export function ipcMarkdown(r: { machine: Parameters<typeof machineMarkdown>[0];
       target(`ping-pong median latency ≤ 1.3× gRPC's (${small} B)`, 'ping-pong', small, widths, (c) => c.medianMs, true, 1.3),
       target(`ping20-pong20 throughput ≥ 2.7× gRPC's (${small} B)`, 'ping20-pong20', small, widths, (c) => c.messagesPerSecond, false, 2.7),
       target(`multicast to ${maxR} receivers ≥ 2.3× gRPC's throughput`, 'multicast', 64, [maxR], (c) => c.opsPerSecond, false, 2.3),
-      ['idle receivers < 1% CPU each', `${r.idle.withDaemonPercentEach.toFixed(3)}% each with the daemon (${r.idle.receivers} receivers, ${r.idle.seconds} s, daemon included); ${r.idle.withoutDaemonPercentEach.toFixed(3)}% each polling without it`, r.idle.withDaemonPercentEach < 1 ? 'yes' : 'no'],
+      ['idle receivers < 1% CPU each', `${r.idle.withDaemonPercentEach.toFixed(3)}% each with the daemon (${r.idle.receivers} receivers, ${r.idle.seconds} s; the daemon${r.idle.serverIncluded ? ' and the database server' : ''} included); ${r.idle.withoutDaemonPercentEach.toFixed(3)}% each polling without it`, r.idle.withDaemonPercentEach < 1 ? 'yes' : 'no'],
     ]),
     '',
     '## Ping-pong (send one, wait for the echo)',

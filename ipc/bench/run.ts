@@ -31,10 +31,12 @@ export interface Cell {
 export interface IdleResult {
   receivers: number;
   seconds: number;
-  /** CPU of the receivers' process plus the daemon's, per receiver, in % of one core. */
+  /** CPU of the receivers' process plus the daemon's (and the database server's, if ours), per receiver, in % of one core. */
   withDaemonPercentEach: number;
   /** The same receivers without a daemon (their polling fallback). */
   withoutDaemonPercentEach: number;
+  /** Whether the database server's CPU is included (only for the private server, whose process we know). */
+  serverIncluded: boolean;
 }
 
 export interface IpcBenchOptions {
@@ -43,6 +45,8 @@ export interface IpcBenchOptions {
   /** A DBOS_HOME with no daemon, for the polling fallback. */
   lonelyHome: DbosHome;
   cli: string;
+  /** The database server's pid, when it runs here: idle receivers are charged its CPU too. */
+  serverPid?: number;
   sizes: number[];
   pairs: number[];
   receivers: number[];
@@ -144,9 +148,12 @@ export async function runIpcBench(o: IpcBenchOptions): Promise<{ cells: Cell[]; 
       const p = await child([HERE('./idle.js'), String(o.idleReceivers), prefix], { ...env, DBOS_HOME: home.root });
       try {
         await new Promise((r) => setTimeout(r, 3000));  // past the polling back-off
-        const before = cpuSeconds(p.proc.pid!) + (withDaemon ? cpuSeconds(daemon.proc.pid!) : 0);
+        // Nothing else runs now, so all the server's CPU is theirs.
+        const pids = [p.proc.pid!, ...(withDaemon ? [daemon.proc.pid!] : []), ...(o.serverPid ? [o.serverPid] : [])];
+        const total = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+        const before = total();
         await new Promise((r) => setTimeout(r, o.idleSeconds * 1000));
-        const used = cpuSeconds(p.proc.pid!) + (withDaemon ? cpuSeconds(daemon.proc.pid!) : 0) - before;
+        const used = total() - before;
         return (100 * used) / o.idleSeconds / o.idleReceivers;
       } finally {
         await stop(p.proc);
@@ -155,7 +162,7 @@ export async function runIpcBench(o: IpcBenchOptions): Promise<{ cells: Cell[]; 
     o.log(`idle receivers: ${o.idleReceivers} for ${o.idleSeconds} s, with and without the daemon`);
     const withDaemonPercentEach = await idle(o.home, 'idle', true);
     const withoutDaemonPercentEach = await idle(o.lonelyHome, 'lonely', false);
-    return { cells, idle: { receivers: o.idleReceivers, seconds: o.idleSeconds, withDaemonPercentEach, withoutDaemonPercentEach } };
+    return { cells, idle: { receivers: o.idleReceivers, seconds: o.idleSeconds, withDaemonPercentEach, withoutDaemonPercentEach, serverIncluded: o.serverPid !== undefined } };
   } finally {
     for (const s of servers) await stop(s);
   }

@@ -67,48 +67,58 @@ const TABLES = [
       WHERE m.message_id > q.read_seq`,
 ];
 
-// Items of a send, one per message, as a JSON array of
-// [receiver, topic, pos, cnt, off, len]: the message is bytes off..off+len of
-// the payload, and the pos-th of the cnt messages this send puts in the
-// (receiver, topic) queue. A multicast repeats one range for every receiver.
-// Items come sorted by (receiver, topic), so concurrent sends lock queues in
-// one order and never deadlock.
 /** The first waiting message of each of r's queues that has one. */
 const HEADS = `Message_queue q JOIN Message m ON m.receiver_id = q.receiver_id AND m.topic = q.topic AND m.message_id = q.read_seq + 1
         WHERE q.receiver_id = r AND q.read_seq < q.next_seq`;
 
+// Items of a send, one per message, as a JSON array of
+// [receiver, topic, pos, cnt, off, len]: the message is bytes off..off+len of
+// the payload, and the pos-th of the cnt messages this send puts in the
+// (receiver, topic) queue. Only the receiver is required: the topic defaults
+// to '', pos and cnt to 1, and the range to the whole payload, so from SQL
+// '[["bob"], ["carol", "news"]]' sends the payload to bob and to carol's
+// topic news. Clients sort items by (receiver, topic), so concurrent sends
+// lock queues in one order and never deadlock.
 const ITEMS = `JSON_TABLE(items, '$[*]' COLUMNS (
-    name VARBINARY(255) PATH '$[0]', topic VARBINARY(255) PATH '$[1]', pos INT PATH '$[2]',
-    cnt INT PATH '$[3]', off INT PATH '$[4]', len INT PATH '$[5]')) i`;
+    name VARBINARY(255) PATH '$[0]', topic VARBINARY(255) PATH '$[1]' DEFAULT '' ON EMPTY,
+    pos INT PATH '$[2]' DEFAULT '1' ON EMPTY, cnt INT PATH '$[3]' DEFAULT '1' ON EMPTY,
+    off INT PATH '$[4]' DEFAULT '0' ON EMPTY, len INT PATH '$[5]')) i`;
 
 /**
  * ipc_send(sender, items, payload): all the messages in one transaction,
- * all or nothing. One message to one queue (the common case) takes a path
- * without JSON_TABLE. A receiver without a mailbox fails the foreign key
- * (error 1452) and the handler rolls everything back.
+ * all or nothing. One item (the common case) takes a path without
+ * JSON_TABLE. A receiver without a mailbox fails the foreign key (error
+ * 1452) and the handler rolls everything back.
  */
 const SEND = `CREATE OR REPLACE PROCEDURE ipc_send(IN sender VARBINARY(255), IN items JSON, IN payload LONGBLOB)
 MODIFIES SQL DATA
 BEGIN
   DECLARE r VARBINARY(255);
   DECLARE t VARBINARY(255);
+  DECLARE off, len BIGINT;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+  IF COALESCE(JSON_LENGTH(items), 0) = 0 THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipc_send needs a JSON array of at least one [receiver, topic] item';
+  END IF;
   SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
   START TRANSACTION;
   IF JSON_LENGTH(items) = 1 THEN
     SET r = JSON_VALUE(items, '$[0][0]');
-    SET t = JSON_VALUE(items, '$[0][1]');
+    SET t = COALESCE(JSON_VALUE(items, '$[0][1]'), '');
     INSERT INTO Message_queue (receiver_id, topic, next_seq) VALUES (r, t, LAST_INSERT_ID(1))
       ON DUPLICATE KEY UPDATE next_seq = LAST_INSERT_ID(next_seq + 1);
+    SET off = COALESCE(JSON_VALUE(items, '$[0][4]'), 0);
+    SET len = COALESCE(JSON_VALUE(items, '$[0][5]'), LENGTH(payload) - off);
     INSERT INTO Message (receiver_id, topic, message_id, sender_id, data, sent_at)
-      VALUES (r, t, LAST_INSERT_ID(), sender, payload, NOW(6));
+      VALUES (r, t, LAST_INSERT_ID(), sender, IF(off = 0 AND len = LENGTH(payload), payload, SUBSTRING(payload, off + 1, len)), NOW(6));
   ELSE
     INSERT INTO Message_queue (receiver_id, topic, next_seq)
       SELECT i.name, i.topic, i.cnt FROM ${ITEMS} WHERE i.pos = 1
       ON DUPLICATE KEY UPDATE next_seq = next_seq + VALUES(next_seq);
     -- Each queue now ends at next_seq: this send's messages are its last cnt ids.
     INSERT INTO Message (receiver_id, topic, message_id, sender_id, data, sent_at)
-      SELECT i.name, i.topic, q.next_seq - i.cnt + i.pos, sender, SUBSTRING(payload, i.off + 1, i.len), NOW(6)
+      SELECT i.name, i.topic, q.next_seq - i.cnt + i.pos, sender,
+             SUBSTRING(payload, i.off + 1, COALESCE(i.len, LENGTH(payload) - i.off)), NOW(6)
         FROM ${ITEMS} JOIN Message_queue q ON q.receiver_id = i.name AND q.topic = i.topic;
   END IF;
   COMMIT;

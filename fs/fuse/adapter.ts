@@ -99,7 +99,9 @@ export function fuseOps(fs: DbosFs, caller: () => CallerContext, log: Logger, ma
   for (const name of pathOps) {
     ops[name] = (path: string, ...args: unknown[]) => {
       const cb = args[args.length - 1] as Cb;
-      if (name === 'symlink' ? box(args[0] as string) : !box(path)) return shim[name]!(path, ...args);
+      // symlink(target, linkPath): what it creates is its second argument.
+      const where = name === 'symlink' ? (args[0] as string) : path;
+      if (!box(where)) return shim[name]!(path, ...args);
       switch (name) {
         case 'getattr': return reply(cb, m.getattr(path));
         case 'readdir': return reply(cb, m.readdir(path), (names) => [names, []]);
@@ -108,7 +110,7 @@ export function fuseOps(fs: DbosFs, caller: () => CallerContext, log: Logger, ma
         case 'truncate': return cb(args[0] === 0 ? 0 : -22);
         case 'getxattr': return cb(-61);
         case 'listxattr': return cb(0, []);
-        default: return refused(path, cb);
+        default: return refused(where, cb);
       }
     };
   }

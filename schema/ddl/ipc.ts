@@ -16,6 +16,14 @@
 // id (its answer was lost with the connection) returns the same batch: every
 // committed message is returned by exactly one receive, never lost, never twice.
 
+/** What Message and Message_history share: a message. */
+const MESSAGE_COLUMNS = `receiver_id VARBINARY(255) NOT NULL,
+     topic VARBINARY(255) NOT NULL,
+     message_id BIGINT NOT NULL,
+     sender_id VARBINARY(255) NOT NULL,
+     data MEDIUMBLOB NOT NULL,
+     sent_at DATETIME(6) NOT NULL`;
+
 const TABLES = [
   `CREATE TABLE IF NOT EXISTS Mailbox (
      name VARBINARY(255) NOT NULL PRIMARY KEY,
@@ -40,22 +48,12 @@ const TABLES = [
      CONSTRAINT queue_of_mailbox FOREIGN KEY (receiver_id) REFERENCES Mailbox (name) ON DELETE CASCADE
    ) ENGINE=InnoDB`,
   `CREATE TABLE IF NOT EXISTS Message (
-     receiver_id VARBINARY(255) NOT NULL,
-     topic VARBINARY(255) NOT NULL,
-     message_id BIGINT NOT NULL,
-     sender_id VARBINARY(255) NOT NULL,
-     data MEDIUMBLOB NOT NULL,
-     sent_at DATETIME(6) NOT NULL,
+     ${MESSAGE_COLUMNS},
      PRIMARY KEY (receiver_id, topic, message_id),
      CONSTRAINT message_in_queue FOREIGN KEY (receiver_id, topic) REFERENCES Message_queue (receiver_id, topic) ON DELETE CASCADE
    ) ENGINE=InnoDB`,
   `CREATE TABLE IF NOT EXISTS Message_history (
-     receiver_id VARBINARY(255) NOT NULL,
-     topic VARBINARY(255) NOT NULL,
-     message_id BIGINT NOT NULL,
-     sender_id VARBINARY(255) NOT NULL,
-     data MEDIUMBLOB NOT NULL,
-     sent_at DATETIME(6) NOT NULL,
+     ${MESSAGE_COLUMNS},
      received_at DATETIME(6) NOT NULL,
      PRIMARY KEY (receiver_id, topic, message_id),
      KEY by_time (received_at)

@@ -99,8 +99,14 @@ describe('mailbox files in the mount', () => {
       dd if=/dev/zero of=${ipc}/bob bs=1 count=1 seek=10 conv=notrunc 2>&1 | grep -o 'Invalid argument' | head -1
       setpriv --reuid=65534 --regid=65534 --clear-groups cat ${ipc}/alice 2>&1 | sed 's/.*: //'
       rm ${ipc}/alice 2>&1 | sed 's/.*: //'
+      ln -s alice ${ipc}/link 2>&1 | sed 's/.*: //'
+      mkdir ${ipc}/dir 2>&1 | sed 's/.*: //'
+      mv ${ipc}/alice ${ipc}/carol 2>&1 | sed 's/.*: //'
       true`);
-    expect(errors.split('\n').filter(Boolean)).toEqual(['No such file or directory', 'File too large', 'Invalid argument', 'Permission denied', 'Permission denied']);
+    expect(errors.split('\n').filter(Boolean)).toEqual(['No such file or directory', 'File too large', 'Invalid argument', 'Permission denied',
+      'Permission denied', 'Permission denied', 'Permission denied', 'Permission denied']);
+    // A symlink elsewhere, even one pointing into .ipc, is an ordinary symlink.
+    await sh(`ln -s .ipc/alice ${mp}/to-alice && test "$(readlink ${mp}/to-alice)" = .ipc/alice && rm ${mp}/to-alice`);
     // None of those sent anything.
     expect(dbos(['recv', '--as', 'bob', '--timeout', '300']).code).toBe(1);
   });

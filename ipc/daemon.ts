@@ -3,7 +3,7 @@
 // all its subscribers in case a wake-up was missed (a sender on another host,
 // a daemon restart), and clears batches whose receiver never came back.
 import { chmodSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Db } from '../schema/db.js';
 import type { Logger } from '../schema/log.js';
 import { clearAbandoned, withWaiting } from './sql.js';
@@ -21,11 +21,14 @@ export class IpcDaemon {
   private readonly subscribers = new Map<string, Set<Socket>>();
   private server: Server | null = null;
   private timers: NodeJS.Timeout[] = [];
+  private failing = false;
   wakeups = 0;
 
   constructor(private readonly db: Db, private readonly log: Logger, private readonly o: IpcDaemonOptions) {}
 
   async start(): Promise<void> {
+    // A socket left by a daemon that died is removed; a live daemon's is not taken over.
+    if (await answers(this.o.socketPath)) throw new Error('another dbos ipc daemon is running');
     rmSync(this.o.socketPath, { force: true });
     this.server = createServer((s) => this.accept(s));
     await new Promise<void>((resolve, reject) => {
@@ -77,8 +80,12 @@ export class IpcDaemon {
   private async safetyNet(): Promise<void> {
     try {
       for (const name of await withWaiting(this.db, [...this.subscribers.keys()])) this.wake(name);
+      if (this.failing) this.log.info('the database answers again');
+      this.failing = false;
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'safety-net poll failed');
+      // Once per outage, not once a second.
+      if (!this.failing) this.log.warn({ err: (e as Error).message }, 'safety-net poll failed; retrying every poll');
+      this.failing = true;
     }
   }
 
@@ -101,4 +108,13 @@ export class IpcDaemon {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     rmSync(this.o.socketPath, { force: true });
   }
+}
+
+/** Whether something accepts connections on this unix socket. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
 }

@@ -138,7 +138,7 @@ export function registerIpcCommands(program: Command): void {
         try {
           await d.start();
         } catch (e) {
-          throw new CliError(`cannot listen on ${socketPath}: ${(e as Error).message}`);
+          throw new CliError(`cannot listen on ${socketPath}: ${(e as Error).message}.`);
         }
         console.log(`dbos ipc listening on ${socketPath}`);
         await new Promise<void>((resolve) => {

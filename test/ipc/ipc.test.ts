@@ -226,6 +226,17 @@ describe('no busy waiting', () => {
     expect(daemon.wakeups).toBeGreaterThan(before);
   });
 
+  it('a second daemon does not take over a live one\'s socket', async () => {
+    const second = new IpcDaemon(t.db, stderrLogger('test-ipc', 'error'), { socketPath: wakeupSocket(home) });
+    await expect(second.start()).rejects.toThrow(/another dbos ipc daemon is running/);
+    const s = await mailbox('still-s');
+    const r = await mailbox('still-r');
+    const pending = r.recv({ timeoutMs: 30_000 });
+    await new Promise((res) => setTimeout(res, 100));
+    await s.send('still-r', 'the first daemon still wakes');
+    expect((await pending)?.data.toString()).toBe('the first daemon still wakes');
+  });
+
   it('without the daemon, receivers fall back to a slow poll and still get everything', async () => {
     const lonelyHome = dbosHome({ DBOS_HOME: mkdtempSync('/tmp/dbos-ipc-none-') });
     const db = new Db(t.target, { poolSize: 2 });

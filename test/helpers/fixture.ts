@@ -13,7 +13,8 @@ export function makeFixture(topDirs = 120): string {
     set -euo pipefail
     mkdir -p "${tree}"
     cd /usr/share/doc
-    ls | sort | head -n ${topDirs} | xargs -d '\\n' cp -a -t "${tree}"
+    # sed reads all its input: head would exit early, and the SIGPIPE that sort then gets fails the pipeline under pipefail.
+    ls | sort | sed -n '1,${topDirs}p' | xargs -d '\\n' cp -a -t "${tree}"
     cd "${tree}"
     mkdir -p extra/deeper/deepest
     head -c 3000000 /dev/urandom > extra/random.bin

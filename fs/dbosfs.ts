@@ -89,7 +89,8 @@ export class DbosFs {
     this.caller = opts.caller ?? processCaller();
     this.checkPermissions = opts.checkPermissions ?? true;
     this.cache = new AttrCache(opts.attrTtlMs ?? 1000);
-    this.dirTimes = new DirTimes(db, opts.dirTimeDelayMs ?? 50, (e) => this.log('directory times not written yet', e));
+    this.dirTimes = new DirTimes(
+      db, opts.dirTimeDelayMs ?? 50, (e) => this.log('directory times not written yet', e), (dir) => this.cache.drop(dir));
     this.budget = new DirtyBudget({ perFileBytes: 16 << 20, totalBytes: 256 << 20, ...opts.writeBack });
     const maxAge = opts.maxDirtyAgeMs ?? 2000;
     this.flusher = setInterval(() => void this.flushAged(maxAge), Math.min(1000, maxAge));

@@ -2,7 +2,8 @@
 // Creating a file is one INSERT; the parent's new times are kept here and
 // written within `delayMs` (one UPDATE per directory however many names
 // changed), at fsyncdir, and at shutdown. This shim reports the pending times
-// at once; other clients see them after the delay.
+// at once, also while they are being written; other clients see them after
+// the delay.
 import type { Db } from '../schema/db.js';
 import { isWithin, rebase } from './paths.js';
 import { Mutex } from './mutex.js';
@@ -11,13 +12,21 @@ import { laterOf, type Timespec } from './time.js';
 
 export class DirTimes {
   private pending = new Map<string, Timespec>();
+  /** Times taken from `pending` by a flush and not yet committed. */
+  private writing = new Map<string, Timespec>();
   private timer: NodeJS.Timeout | null = null;
   private readonly lock = new Mutex();
   private inFlight = false;
   /** Directories whose times were set explicitly while a flush was in flight. */
   private superseded = new Set<string>();
 
-  constructor(private readonly db: Db, private readonly delayMs: number, private readonly onError: (e: unknown) => void) {}
+  /** `onWritten(dir)` runs after a directory's times commit: cached rows of it are stale then. */
+  constructor(
+    private readonly db: Db,
+    private readonly delayMs: number,
+    private readonly onError: (e: unknown) => void,
+    private readonly onWritten: (dir: string) => void = () => undefined,
+  ) {}
 
   touch(dir: string, time: Timespec): void {
     const had = this.pending.get(dir);
@@ -31,14 +40,17 @@ export class DirTimes {
   }
 
   pendingFor(dir: string): Timespec | undefined {
-    return this.pending.get(dir);
+    return this.pending.get(dir) ?? this.writing.get(dir);
   }
 
   /** Writes pending times (all, or those of one directory). Failed writes stay pending. */
   async flush(only?: string): Promise<void> {
     await this.lock.run(async () => {
       const batch = only === undefined ? [...this.pending] : this.pending.has(only) ? [[only, this.pending.get(only)!] as const] : [];
-      for (const [dir] of batch) this.pending.delete(dir);
+      for (const [dir, time] of batch) {
+        this.pending.delete(dir);
+        this.writing.set(dir, time);
+      }
       this.superseded.clear();
       this.inFlight = true;
       try {
@@ -46,10 +58,13 @@ export class DirTimes {
         for (const [dir, time] of batch) {
           try {
             await namespace.touchDirectory(this.db, dir, time);
+            this.onWritten(dir);
           } catch (e) {
             // Retry later, unless utimens has set the times meanwhile.
             if (!this.superseded.has(dir)) this.touch(dir, time);
             error = e;
+          } finally {
+            this.writing.delete(dir);
           }
         }
         if (error) throw error;
@@ -61,12 +76,11 @@ export class DirTimes {
 
   /** A directory moved: its pending times (and its descendants') move with it. */
   rename(from: string, to: string): void {
-    for (const [dir, time] of [...this.pending]) {
+    // A write in flight under the old name may miss the moved row: write it again under the new one.
+    for (const [dir, time] of [...this.writing, ...this.pending]) {
       if (isWithin(dir, from)) {
         this.pending.delete(dir);
-        const moved = rebase(dir, from, to);
-        const had = this.pending.get(moved);
-        this.pending.set(moved, had ? laterOf(had, time) : time);
+        this.touch(rebase(dir, from, to), time);
       }
     }
   }
@@ -77,7 +91,10 @@ export class DirTimes {
    */
   async discard(dir: string): Promise<void> {
     this.pending.delete(dir);
-    if (this.inFlight) this.superseded.add(dir);
+    if (this.inFlight) {
+      this.superseded.add(dir);
+      this.writing.delete(dir);
+    }
     await this.lock.run(async () => undefined);
   }
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { constants as fsc } from 'node:fs';
 import { DbosFs, RENAME_NOREPLACE, XATTR_CREATE, XATTR_REPLACE } from '../../fs/dbosfs.js';
 import { S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG } from '../../fs/attrs.js';
+import { keyOf } from '../../schema/ddl/fs.js';
 import { freshDatabase, type TestDb } from '../helpers/db.js';
 
 let t: TestDb;
@@ -285,6 +286,30 @@ describe('attributes', () => {
     expect(await errno(fs.getxattr('/xa', 'system.posix_acl_access'))).toBe('EOPNOTSUPP');
     await fs.unlink('/xa');
     expect(await rows('SELECT * FROM Xattr WHERE f_name = ?', ['/xa'])).toEqual([]);
+  });
+
+  it('reports a directory\'s new mtime while its coalesced write is in flight and after it lands', async () => {
+    // rsync found this: it stats each directory after the last rename into it
+    // and sets the times only if they differ from the source's.
+    await fs.mkdir('/slow', 0o755);
+    await fs.utimens('/slow', { sec: 1000, nsec: 0 }, { sec: 1000, nsec: 0 });
+    expect((await fs.getattr('/slow')).mtime.sec).toBe(1000); // now cached
+    const blocker = await t.db.pool.getConnection();
+    try {
+      await blocker.query('START TRANSACTION');
+      // Through the unique key, so that only this row is locked (no gap).
+      await blocker.query(`SELECT * FROM Directory WHERE e_key = ${keyOf("CONCAT('/', 0x00, 'slow')")} LOCK IN SHARE MODE`);
+      await fs.release(await fs.create('/slow/new', 0o644));
+      await new Promise((r) => setTimeout(r, 300)); // the 50 ms flush has started and waits on the row lock
+      expect((await fs.getattr('/slow')).mtime.sec).toBeGreaterThan(1000);
+      await blocker.query('COMMIT');
+    } finally {
+      blocker.release();
+    }
+    await fs.fsyncdir('/slow');
+    expect((await fs.getattr('/slow')).mtime.sec).toBeGreaterThan(1000);
+    const stored = await rows("SELECT mtime AS s FROM Directory WHERE d_name = '/' AND content = 'slow'");
+    expect(Number(stored[0]!.s)).toBeGreaterThan(1000);
   });
 
   it('reports statfs', async () => {

@@ -350,6 +350,9 @@ export class DbosFs {
     // a file's parent only needs new times, which are coalesced.
     const placed = type === 'directory'
       ? await this.db.tx(async (tx) => {
+        // The parent first, exclusively: the insert's shared lock on it would
+        // otherwise be upgraded, and concurrent mkdirs in one directory deadlock.
+        await namespace.lockEntry(tx, parent, true);
         const r = await insert(tx);
         if (r) await namespace.touchDirectory(tx, parent, t, +1);
         return r;

@@ -4,6 +4,7 @@
 // "%", "_" and "\" in names are ordinary bytes.
 import type { Param, Queryable } from '../../schema/db.js';
 import type { ContentType, Placement } from '../attrs.js';
+import { keyOf } from '../../schema/ddl/fs.js';
 import { splitPath } from '../paths.js';
 import { fromDecimal, toDecimal, type Timespec } from '../time.js';
 
@@ -93,9 +94,12 @@ export async function lookup(q: Queryable, path: string): Promise<Entry | null> 
 /** Like lookup, taking a shared lock on the row until the transaction ends. */
 export async function lockEntry(q: Queryable, path: string, exclusive: boolean): Promise<Entry | null> {
   const { parent, name } = splitPath(path);
+  // Through the unique key: InnoDB then locks this row only. Through the
+  // prefix index it would also lock the gap after it, where names are inserted.
   const rows = await q.rows<EntryRow>(
-    `SELECT ${COLUMNS} FROM Directory d WHERE d.d_name = ? AND d.content = ? ${exclusive ? 'FOR UPDATE' : 'LOCK IN SHARE MODE'}`,
-    [parent, name]);
+    `SELECT ${COLUMNS} FROM Directory d WHERE d.e_key = ${keyOf('CONCAT(?, 0x00, ?)')} AND d.d_name = ? AND d.content = ?
+     ${exclusive ? 'FOR UPDATE' : 'LOCK IN SHARE MODE'}`,
+    [parent, name, parent, name]);
   return rows[0] ? toEntry(path, rows[0]) : null;
 }
 

@@ -1,0 +1,219 @@
+// dbos bench fs: the paper's filesystem experiments (section 4.4) on ext4,
+// bindfs over ext4, dbos through FUSE and dbos through the shim, side by side.
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { Db } from '../../schema/db.js';
+import { migrate } from '../../schema/migrations.js';
+import { EXPERIMENTS, runFsBench, type Experiment, type FsBenchParams, type FsBenchResults, type Measured, type PerTarget, type Rate } from '../../fs/bench/run.js';
+import { TARGET_NAMES, type TargetName } from '../../fs/bench/targets.js';
+import { barChart, lineChart } from './chart.js';
+import { describeMachine, machineMarkdown, mdTable, openReport, type Machine } from './report.js';
+import { CLI_ENTRY, scratchDatabase } from './scratch.js';
+import { CliError } from '../errors.js';
+import { listOf, parseSize, positiveSeconds, wholeNumber } from '../units.js';
+import { connect, resolveTarget } from '../target.js';
+
+const C_SOURCES = {
+  creates: fileURLToPath(new URL('../../../fs/bench/c/creates.c', import.meta.url)),
+  ownerSizes: fileURLToPath(new URL('../../../fs/bench/c/owner_sizes.c', import.meta.url)),
+};
+
+/** The paper's scale; --quick and the flags scale it down. */
+const PAPER: FsBenchParams = {
+  experiments: [...EXPERIMENTS], clients: 40, filesPerClient: 100, fileBytes: 256 << 10, blockBytes: 2048, seconds: 20,
+  createThreads: 40, createsPerThread: 500, durablePerThread: 50, analyticsFiles: 100_000,
+  parallelClients: [1, 2, 4, 8, 16], parallelFileBytes: 64 << 20, parallelBlockBytes: 8192, seqBytes: 1 << 30,
+};
+const QUICK: Partial<FsBenchParams> = {
+  clients: 8, filesPerClient: 10, seconds: 5, createsPerThread: 50, durablePerThread: 10, analyticsFiles: 5000,
+  parallelClients: [1, 2, 4], parallelFileBytes: 8 << 20, seqBytes: 128 << 20,
+};
+
+interface FsOptions {
+  quick?: boolean; only?: Experiment[]; clients?: number; filesPerClient?: number; seconds?: number; creates?: number;
+  analyticsFiles?: number; parallelClients?: number[]; parallelSize?: number; seqSize?: number; ext4Dir?: string; out?: string; db?: string;
+}
+
+export function registerFsBench(bench: Command): void {
+  bench.command('fs')
+    .description('the paper\'s filesystem experiments (Figures 10 and 11, Tables 1 and 2, sequential I/O) on ext4, bindfs, dbos through FUSE and through the shim')
+    .option('--quick', 'a small run (8 clients of 10 files, 5 s cells, 5,000 files for Table 2, 128 MiB sequential)')
+    .option('--only <experiments>', `a comma-separated subset of ${EXPERIMENTS.join(',')}`, listOf('--only', (v) => {
+      if (!(EXPERIMENTS as readonly string[]).includes(v)) throw new CliError(`--only takes ${EXPERIMENTS.join(', ')} (got "${v}").`);
+      return v as Experiment;
+    }))
+    .option('--clients <n>', 'Figure 10 clients (paper: 40)', wholeNumber('--clients', 1))
+    .option('--files-per-client <n>', 'Figure 10 files per client (paper: 100)', wholeNumber('--files-per-client', 1))
+    .option('--seconds <s>', 'how long each Figure 10 cell runs', positiveSeconds('--seconds'))
+    .option('--creates <n>', 'Table 1 files per thread (40 threads)', wholeNumber('--creates', 1))
+    .option('--analytics-files <n>', 'Table 2 files (default 100,000)', wholeNumber('--analytics-files', 1))
+    .option('--parallel-clients <n>', 'Figure 11 client counts, comma-separated', listOf('--parallel-clients', wholeNumber('--parallel-clients', 1)))
+    .option('--parallel-size <bytes>', 'Figure 11 file size per client (e.g. 64M)', (v) => parseSize(v, '--parallel-size'))
+    .option('--seq-size <bytes>', 'sequential file size (default 1G)', (v) => parseSize(v, '--seq-size'))
+    .option('--ext4-dir <dir>', 'a directory on ext4 to use instead of a loop-mounted image')
+    .option('--out <dir>', 'results folder (default results/fs-<time>)')
+    .option('--db <url>', 'the server to use instead of the private one (needs CREATE DATABASE)')
+    .action(async (o: FsOptions) => {
+      if (process.getuid?.() !== 0) throw new CliError('dbos bench fs needs root: it mounts an ext4 image and bindfs, and empties the page cache between phases.');
+      for (const c of Object.values(C_SOURCES)) if (!existsSync(c)) throw new CliError(`${c} is missing: run dbos bench fs from a checkout of the repository.`);
+      const base = { ...PAPER, ...(o.quick ? QUICK : {}) };
+      const params: FsBenchParams = {
+        ...base, experiments: o.only ?? base.experiments, clients: o.clients ?? base.clients, filesPerClient: o.filesPerClient ?? base.filesPerClient,
+        seconds: o.seconds ?? base.seconds, createsPerThread: o.creates ?? base.createsPerThread, analyticsFiles: o.analyticsFiles ?? base.analyticsFiles,
+        parallelClients: o.parallelClients ?? base.parallelClients, parallelFileBytes: o.parallelSize ?? base.parallelFileBytes, seqBytes: o.seqSize ?? base.seqBytes,
+      };
+      const r = resolveTarget(o.db);
+      const admin = await connect(r);
+      const report = openReport('fs', o.out);
+      const workDir = join(r.home.root, 'bench', 'fs');
+      try {
+        const machine = await describeMachine(admin);
+        const target = await scratchDatabase(admin, r.target, 'dbos_bench_fs');
+        const db = new Db(target, { opTimeoutMs: 600_000, poolSize: 48 });
+        try {
+          await migrate(db);
+          const results = await runFsBench({ params, workDir, ext4Dir: o.ext4Dir, dbTarget: target, db, cli: CLI_ENTRY, cSources: C_SOURCES, log: (m) => console.log(m) });
+          const all = { kind: 'fs', machine, parameters: params, results };
+          report.write('results.json', JSON.stringify(all, null, 2) + '\n');
+          writeFsCharts(report.write, results);
+          const md = fsMarkdown(machine, params, results);
+          report.write('results.md', md);
+          console.log(`\n${md}\nresults: ${report.dir}`);
+        } finally {
+          await db.close();
+        }
+        await admin.text('DROP DATABASE IF EXISTS dbos_bench_fs');
+      } finally {
+        rmSync(workDir, { recursive: true, force: true });
+        await admin.close();
+      }
+    });
+}
+
+const mib = (b: number | null | undefined) => (b === null || b === undefined ? null : b / 2 ** 20);
+const ratio = (a?: number, b?: number) => (a && b ? a / b : null);
+const x = (v: number | null) => (v === null ? '—' : `${v.toFixed(2)}×`);
+
+function rateTable<T extends Rate>(m: PerTarget<T>, avg = false): string {
+  const headers = avg ? ['target', 'ops/s', 'avg µs', 'peak RSS MiB', 'vs bindfs'] : ['target', 'ops/s', 'median µs', 'p99 µs', 'peak RSS MiB', 'vs bindfs'];
+  return mdTable(headers, TARGET_NAMES.filter((t) => m[t]).map((t) => {
+    const r = m[t]!;
+    const vs = x(ratio(r.opsPerSecond, m.bindfs?.opsPerSecond));
+    return avg ? [t, Math.round(r.opsPerSecond), r.avgUs ?? null, mib(r.peakRssBytes), vs] : [t, Math.round(r.opsPerSecond), r.medianUs, r.p99Us, mib(r.peakRssBytes), vs];
+  }));
+}
+
+/** The issue's targets, each with the measured ratio and whether it is met. */
+function targetRows(r: FsBenchResults): (string | number | null)[][] {
+  const rows: (string | number | null)[][] = [];
+  const half = (label: string, d?: number, b?: number) => {
+    const q = ratio(d, b);
+    rows.push([`${label}: dbos-fuse ≥ 50% of bindfs`, q === null ? '—' : `${(q * 100).toFixed(0)}%`, q === null ? '—' : q >= 0.5 ? 'yes' : 'no']);
+  };
+  if (r.fig10a) half('Figure 10a', r.fig10a['dbos-fuse']?.opsPerSecond, r.fig10a.bindfs?.opsPerSecond);
+  if (r.fig10b) half('Figure 10b', r.fig10b['dbos-fuse']?.opsPerSecond, r.fig10b.bindfs?.opsPerSecond);
+  if (r.creates) half('creates', r.creates['dbos-fuse']?.opsPerSecond, r.creates.bindfs?.opsPerSecond);
+  if (r.deletes) half('deletes', r.deletes['dbos-fuse']?.opsPerSecond, r.deletes.bindfs?.opsPerSecond);
+  if (r.seq) {
+    half('sequential read', r.seq['dbos-fuse']?.read.mibPerSecond, r.seq.bindfs?.read.mibPerSecond);
+    half('sequential write', r.seq['dbos-fuse']?.write.mibPerSecond, r.seq.bindfs?.write.mibPerSecond);
+  }
+  if (r.durableCreates) {
+    const d = r.durableCreates;
+    const best = Math.max(d['dbos-fuse']?.opsPerSecond ?? 0, d['dbos-shim']?.opsPerSecond ?? 0);
+    const q = ratio(d['dbos-fuse']?.opsPerSecond, d.ext4?.opsPerSecond);
+    const qs = ratio(d['dbos-shim']?.opsPerSecond, d.ext4?.opsPerSecond);
+    rows.push(['durable creates: dbos ≥ ext4 with fsync', `fuse ${x(q)}, shim ${x(qs)}`, d.ext4 && best >= d.ext4.opsPerSecond ? 'yes' : 'no']);
+  }
+  if (r.table2) {
+    const t = r.table2;
+    const warm = t.ext4C.warmMs / t.dbosSql.warmMs;
+    const cold = (t.ext4C.coldMs ?? NaN) / t.dbosSql.warmMs;
+    rows.push([`analytics at ${t.files} files: SQL ≥ 100× the ext4 scan`, `${warm.toFixed(0)}× the warm C scan, ${cold.toFixed(0)}× the cold one`, warm >= 100 ? 'yes' : cold >= 100 ? 'cold only' : 'no']);
+  }
+  if (r.fig11) {
+    for (const t of ['dbos-fuse', 'dbos-shim'] as TargetName[]) {
+      const rowsT = r.fig11[t];
+      if (!rowsT || rowsT.length < 2) continue;
+      const w = rowsT.map((q) => q.write.mibPerSecond);
+      const grows = w[1]! > w[0]!;
+      rows.push([`Figure 11 (${t}): throughput grows with clients`, `write MiB/s ${w.map((v) => v.toFixed(0)).join(' → ')}; read ${rowsT.map((q) => q.read.mibPerSecond.toFixed(0)).join(' → ')}`, grows ? 'yes (to the first step at least)' : 'no']);
+    }
+  }
+  const peaks = fusePeaks(r);
+  if (peaks.length) rows.push(['dbos FUSE daemon memory stays bounded', `peak RSS ${Math.max(...peaks).toFixed(0)} MiB over all experiments`, 'see the bound in README']);
+  return rows;
+}
+
+function fusePeaks(r: FsBenchResults): number[] {
+  const all: (Measured<unknown> | undefined)[] = [r.fig10a?.['dbos-fuse'], r.fig10b?.['dbos-fuse'], r.creates?.['dbos-fuse'], r.deletes?.['dbos-fuse'],
+    r.durableCreates?.['dbos-fuse'], r.seq?.['dbos-fuse'], ...(r.fig11?.['dbos-fuse'] ?? []).flatMap((q) => [q.write, q.read])];
+  return all.map((m) => mib(m?.peakRssBytes)).filter((v): v is number => v !== null);
+}
+
+export function fsMarkdown(machine: Machine, p: FsBenchParams, r: FsBenchResults): string {
+  const out = ['# dbos bench fs', '', machineMarkdown(machine), '', `Parameters: ${JSON.stringify(p)}.`, '',
+    'Targets: ext4 (a loop-mounted image), bindfs over that ext4 (FUSE passthrough in C), dbos through its FUSE mount, dbos through the POSIX shim in the benchmark process (its RSS is the whole process). The page cache is emptied before every read phase. The fio command lines are in results.json.', '',
+    '## Targets', '', mdTable(['target', 'measured', 'met'], targetRows(r)), ''];
+  if (r.fig10a) out.push('## Figure 10a: 20 random 2 KiB blocks per open (half reads, half writes)', '', rateTable(r.fig10a), '');
+  if (r.fig10b) out.push('## Figure 10b: every block in another file', '', rateTable(r.fig10b), '');
+  if (r.creates && r.deletes) {
+    out.push(`## Table 1: creates and deletes, ${p.createThreads} threads × ${p.createsPerThread} files`, '', '### Creates', '', rateTable(r.creates, true), '', '### Deletes', '', rateTable(r.deletes, true), '');
+  }
+  if (r.durableCreates) {
+    const d = r.durableCreates;
+    out.push(`### Durable creates (${p.createThreads} threads × ${p.durablePerThread})`, '', mdTable(['target', 'ops/s', 'avg µs', 'how'],
+      TARGET_NAMES.filter((t) => d[t]).map((t) => [t, Math.round(d[t]!.opsPerSecond), d[t]!.avgUs ?? null, d[t]!.how])), '');
+  }
+  if (r.fig11) {
+    const f = r.fig11;
+    const targets = TARGET_NAMES.filter((t) => f[t]);
+    out.push(`## Figure 11: clients streaming ${p.parallelFileBytes / 2 ** 20} MiB each in ${p.parallelBlockBytes / 1024} KiB I/Os (dbos: parallel files, ${p.parallelBlockBytes / 1024} KiB blocks), MiB/s`, '',
+      mdTable(['clients', ...targets.flatMap((t) => [`${t} write`, `${t} read`])],
+        p.parallelClients.map((c) => [c, ...targets.flatMap((t) => { const q = f[t]!.find((z) => z.clients === c); return [q?.write.mibPerSecond ?? null, q?.read.mibPerSecond ?? null]; })])), '');
+  }
+  if (r.seq) {
+    const s = r.seq;
+    out.push(`## Sequential ${p.seqBytes / 2 ** 20} MiB, 1 MiB I/Os`, '', mdTable(['target', 'write MiB/s', 'read MiB/s', 'peak RSS MiB', 'write vs bindfs', 'read vs bindfs'],
+      TARGET_NAMES.filter((t) => s[t]).map((t) => [t, s[t]!.write.mibPerSecond, s[t]!.read.mibPerSecond, mib(s[t]!.peakRssBytes),
+        x(ratio(s[t]!.write.mibPerSecond, s.bindfs?.write.mibPerSecond)), x(ratio(s[t]!.read.mibPerSecond, s.bindfs?.read.mibPerSecond))])), '');
+  }
+  if (r.table2) {
+    const t = r.table2;
+    out.push(`## Table 2: total size per owner of the files of at least ${t.minSize / 1024} KiB, ${t.files} files`, '',
+      mdTable(['method', 'cold ms', 'warm ms (median)', 'lines of code', 'answer agrees'], [
+        ['dbos: SQL', null, t.dbosSql.warmMs, t.linesOfCode.sql, t.dbosSql.agrees ? 'yes' : 'NO'],
+        ['ext4: C program (nftw + stat)', t.ext4C.coldMs ?? null, t.ext4C.warmMs, t.linesOfCode.c, t.ext4C.agrees ? 'yes' : 'NO'],
+        ['ext4: find + awk', t.ext4Find.coldMs ?? null, t.ext4Find.warmMs, t.linesOfCode.find, t.ext4Find.agrees ? 'yes' : 'NO'],
+      ]), '', `SQL: \`${t.sql}\``, '', `find: \`${t.find}\``, '');
+  }
+  out.push('Charts: fig10.svg, table1.svg, fig11-write.svg, fig11-read.svg, seq.svg, table2.svg (those that ran).', '');
+  return out.join('\n');
+}
+
+function writeFsCharts(write: (name: string, content: string) => string, r: FsBenchResults): void {
+  const targets = TARGET_NAMES;
+  const bars = (groups: (PerTarget<Rate> | undefined)[]) => targets.map((t) => ({ name: t, values: groups.map((g) => g?.[t]?.opsPerSecond ?? null) }))
+    .filter((s) => s.values.some((v) => v !== null));
+  if (r.fig10a || r.fig10b) write('fig10.svg', barChart({ title: 'Figure 10: random 2 KiB blocks', yLabel: 'ops/s', log: true, groups: ['10a: 20 per open', '10b: 1 per open'], series: bars([r.fig10a, r.fig10b]) }));
+  if (r.creates) write('table1.svg', barChart({ title: 'Table 1: creates and deletes', yLabel: 'ops/s', log: true, groups: ['creates', 'deletes', 'durable creates'], series: bars([r.creates, r.deletes, r.durableCreates]) }));
+  if (r.fig11) {
+    for (const phase of ['write', 'read'] as const) {
+      write(`fig11-${phase}.svg`, lineChart({
+        title: `Figure 11: parallel ${phase}s`, xLabel: 'clients', yLabel: 'MiB/s',
+        series: targets.filter((t) => r.fig11![t]).map((t) => ({ name: t, points: r.fig11![t]!.map((q) => [q.clients, q[phase].mibPerSecond] as [number, number]) })),
+      }));
+    }
+  }
+  if (r.seq) {
+    write('seq.svg', barChart({ title: 'Sequential I/O, 1 MiB', yLabel: 'MiB/s', groups: ['write', 'read'],
+      series: targets.filter((t) => r.seq![t]).map((t) => ({ name: t, values: [r.seq![t]!.write.mibPerSecond, r.seq![t]!.read.mibPerSecond] })) }));
+  }
+  if (r.table2) {
+    const t = r.table2;
+    write('table2.svg', barChart({ title: `Table 2: size per owner, ${t.files} files`, yLabel: 'ms', log: true, groups: ['warm', 'cold'],
+      series: [{ name: 'dbos SQL', values: [t.dbosSql.warmMs, null] }, { name: 'ext4 C', values: [t.ext4C.warmMs, t.ext4C.coldMs ?? null] }, { name: 'ext4 find', values: [t.ext4Find.warmMs, t.ext4Find.coldMs ?? null] }] }));
+  }
+}

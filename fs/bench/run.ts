@@ -1,0 +1,254 @@
+// dbos bench fs: the paper's section 4.4 experiments (Figures 10 and 11,
+// Tables 1 and 2, plus sequential I/O) on ext4, bindfs over ext4, dbos through
+// FUSE and dbos through the shim, in one run, with the FUSE daemons' peak memory.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Db } from '../../schema/db.js';
+import type { DbTarget } from '../../schema/url.js';
+import { BLOCK_SIZE_XATTR, PLACEMENT_XATTR } from '../dbosfs.js';
+import {
+  buildDbosTree, buildExt4Tree, expectedTotals, FIND_PIPELINE, linesOfCode, MIN_SIZE, OWNER_SQL, timeScan, timeSql, type Timed,
+} from './analytics.js';
+import { fio, randomBlocksJob, streamJob } from './fio.js';
+import { createDelete, layoutRandomBlocks, randomBlocks, streams, type LatencyResult } from './shim-workloads.js';
+import { openTargets, peakRss, type MountedTarget, type TargetName, type Targets } from './targets.js';
+
+export const EXPERIMENTS = ['fig10a', 'fig10b', 'table1', 'fig11', 'seq', 'table2'] as const;
+export type Experiment = (typeof EXPERIMENTS)[number];
+
+export interface FsBenchParams {
+  experiments: Experiment[];
+  clients: number;
+  filesPerClient: number;
+  fileBytes: number;
+  blockBytes: number;
+  seconds: number;
+  createThreads: number;
+  createsPerThread: number;
+  durablePerThread: number;
+  analyticsFiles: number;
+  parallelClients: number[];
+  parallelFileBytes: number;
+  parallelBlockBytes: number;
+  seqBytes: number;
+}
+
+/** One measurement on one target, with the FUSE daemon's (or, for the shim, this process's) peak RSS. */
+export type Measured<T> = T & { peakRssBytes: number | null };
+export type PerTarget<T> = Partial<Record<TargetName, Measured<T>>>;
+
+export interface Rate { opsPerSecond: number; medianUs: number; p99Us: number; avgUs?: number; seconds: number }
+export interface Stream { mibPerSecond: number; seconds: number }
+
+export interface FsBenchResults {
+  fig10a?: PerTarget<Rate>;
+  fig10b?: PerTarget<Rate>;
+  creates?: PerTarget<Rate>;
+  deletes?: PerTarget<Rate>;
+  durableCreates?: PerTarget<Rate & { how: string }>;
+  fig11?: Partial<Record<TargetName, { clients: number; write: Measured<Stream>; read: Measured<Stream> }[]>>;
+  seq?: PerTarget<{ write: Stream; read: Stream }>;
+  table2?: {
+    files: number; minSize: number; sql: string; find: string; linesOfCode: { sql: number; c: number; find: number };
+    dbosSql: Timed; ext4C: Timed; ext4Find: Timed;
+  };
+  fioCommands: string[];
+}
+
+export interface RunOptions {
+  params: FsBenchParams;
+  workDir: string;
+  ext4Dir?: string;
+  dbTarget: DbTarget;
+  db: Db;
+  /** The CLI entry point, to mount dbos. */
+  cli: string;
+  cSources: { creates: string; ownerSizes: string };
+  log: (m: string) => void;
+}
+
+const rateOf = (r: Omit<LatencyResult, 'ops' | 'meanUs'>): Rate => ({ opsPerSecond: r.opsPerSecond, medianUs: r.medianUs, p99Us: r.p99Us, seconds: r.seconds });
+
+export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
+  const p = o.params;
+  const bin = join(o.workDir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  const creates = join(bin, 'creates');
+  const ownerSizes = join(bin, 'owner_sizes');
+  execFileSync('gcc', ['-O2', '-pthread', '-o', creates, o.cSources.creates]);
+  execFileSync('gcc', ['-O2', '-o', ownerSizes, o.cSources.ownerSizes]);
+
+  const gib = Math.ceil((2 * p.clients * p.filesPerClient * p.fileBytes + Math.max(...p.parallelClients) * p.parallelFileBytes + p.seqBytes) / 2 ** 30 + p.analyticsFiles * 16384 / 2 ** 30) + 2;
+  const t = await openTargets({ workDir: o.workDir, imageGiB: gib, ext4Dir: o.ext4Dir, dbTarget: o.dbTarget, db: o.db, log: o.log }, o.cli);
+  const res: FsBenchResults = { fioCommands: [] };
+  const has = (e: Experiment) => p.experiments.includes(e);
+  try {
+    const measure: MeasureFn = async (who, f) => {
+      const rss = who === null ? null : peakRss(who);
+      const r = await f();
+      return { ...r, peakRssBytes: rss ? rss.stop() : null };
+    };
+    const runFio = async (dir: string, name: string, job: Record<string, string | number>) => {
+      const r = await fio(dir, name, job);
+      res.fioCommands.push(r.args.join(' '));
+      return r;
+    };
+
+    if (has('fig10a') || has('fig10b')) {
+      const shape = { clients: p.clients, filesPerClient: p.filesPerClient, fileBytes: p.fileBytes, blockBytes: p.blockBytes, seconds: p.seconds };
+      for (const [key, blocksPerOpen] of [['fig10a', 20], ['fig10b', 1]] as const) {
+        if (!has(key)) continue;
+        const out: PerTarget<Rate> = {};
+        for (const m of t.mounted) {
+          o.log(`${key}: ${m.name}`);
+          mkdirSync(join(m.dir, 'fig10'), { recursive: true });
+          // Both figures use the same files: fio lays them out once.
+          const job = { ...randomBlocksJob({ ...shape, blocksPerOpen }), filename_format: 'fig10.$jobnum.$filenum' };
+          out[m.name] = await measure(daemonOf(m), async () => rateOf(await runFio(join(m.dir, 'fig10'), key, job)));
+        }
+        o.log(`${key}: dbos-shim`);
+        const sopts = { ...shape, dir: '/shim/fig10', blocksPerOpen };
+        if (key === 'fig10a' || !has('fig10a')) await layoutRandomBlocks(t.shim, sopts);
+        out['dbos-shim'] = await measure(undefined, async () => rateOf(await randomBlocks(t.shim, sopts)));
+        res[key] = out;
+      }
+    }
+
+    if (has('table1')) await table1(o, t, creates, res, measure);
+
+    if (has('fig11')) {
+      res.fig11 = {};
+      for (const m of t.mounted) {
+        const dir = join(m.dir, 'fig11');
+        mkdirSync(dir, { recursive: true });
+        // On dbos the files are parallel files with 8 KiB blocks (they inherit it from the directory).
+        if (m.name === 'dbos-fuse') {
+          execFileSync('setfattr', ['-n', PLACEMENT_XATTR, '-v', 'parallel', dir]);
+          execFileSync('setfattr', ['-n', BLOCK_SIZE_XATTR, '-v', String(p.parallelBlockBytes), dir]);
+        }
+        const rows = [];
+        for (const clients of p.parallelClients) {
+          o.log(`fig11: ${m.name}, ${clients} clients`);
+          const name = `par${clients}`;
+          const shape = { clients, fileBytes: p.parallelFileBytes, ioBytes: p.parallelBlockBytes };
+          const write = await measure(daemonOf(m), async () => runFio(dir, name, streamJob({ ...shape, phase: 'write' })));
+          t.dropCaches();
+          const read = await measure(daemonOf(m), async () => runFio(dir, name, streamJob({ ...shape, phase: 'read' })));
+          rows.push({ clients, write: { ...pick(write), peakRssBytes: write.peakRssBytes }, read: { ...pick(read), peakRssBytes: read.peakRssBytes } });
+        }
+        res.fig11[m.name] = rows;
+      }
+      await t.shim.mkdir('/shim/fig11', 0o755);
+      await t.shim.setxattr('/shim/fig11', PLACEMENT_XATTR, Buffer.from('parallel'));
+      await t.shim.setxattr('/shim/fig11', BLOCK_SIZE_XATTR, Buffer.from(String(p.parallelBlockBytes)));
+      const rows = [];
+      for (const clients of p.parallelClients) {
+        o.log(`fig11: dbos-shim, ${clients} clients`);
+        const dir = `/shim/fig11/c${clients}`;
+        await t.shim.mkdir(dir, 0o755);
+        const write = await measure(undefined, () => streams(t.shim, dir, clients, p.parallelFileBytes, p.parallelBlockBytes, 'write'));
+        const read = await measure(undefined, () => streams(t.shim, dir, clients, p.parallelFileBytes, p.parallelBlockBytes, 'read'));
+        rows.push({ clients, write, read });
+      }
+      res.fig11['dbos-shim'] = rows;
+    }
+
+    if (has('seq')) {
+      res.seq = {};
+      const shape = { clients: 1, fileBytes: p.seqBytes, ioBytes: 1 << 20 };
+      for (const m of t.mounted) {
+        o.log(`seq: ${m.name}`);
+        const dir = join(m.dir, 'seq');
+        mkdirSync(dir, { recursive: true });
+        res.seq[m.name] = await measure(daemonOf(m), async () => {
+          const write = pick(await runFio(dir, 'seq', streamJob({ ...shape, phase: 'write' })));
+          t.dropCaches();
+          return { write, read: pick(await runFio(dir, 'seq', streamJob({ ...shape, phase: 'read' }))) };
+        });
+      }
+      o.log('seq: dbos-shim');
+      await t.shim.mkdir('/shim/seq', 0o755);
+      res.seq['dbos-shim'] = await measure(undefined, async () => ({
+        write: pick(await streams(t.shim, '/shim/seq', 1, p.seqBytes, 1 << 20, 'write')),
+        read: pick(await streams(t.shim, '/shim/seq', 1, p.seqBytes, 1 << 20, 'read')),
+      }));
+    }
+
+    if (has('table2')) {
+      const ext4 = t.mounted.find((m) => m.name === 'ext4')!;
+      const tree = join(ext4.dir, 'table2');
+      o.log(`table2: building ${p.analyticsFiles} files on ext4`);
+      buildExt4Tree(tree, p.analyticsFiles);
+      o.log(`table2: building ${p.analyticsFiles} files on dbos (through the shim, 40 clients)`);
+      await buildDbosTree(t.shim, '/shim/table2', p.analyticsFiles, 40);
+      await t.shim.sync();
+      const expected = expectedTotals(p.analyticsFiles);
+      o.log('table2: timing');
+      res.table2 = {
+        files: p.analyticsFiles, minSize: MIN_SIZE, sql: OWNER_SQL, find: FIND_PIPELINE, linesOfCode: linesOfCode(o.cSources.ownerSizes),
+        dbosSql: await timeSql(o.db, expected),
+        ext4C: timeScan([ownerSizes, tree, String(MIN_SIZE)], expected, () => t.dropCaches()),
+        ext4Find: timeScan(['bash', '-c', FIND_PIPELINE.replace('DIR', `'${tree}'`)], expected, () => t.dropCaches()),
+      };
+    }
+    return res;
+  } finally {
+    await t.close();
+  }
+}
+
+const pick = (r: { mibPerSecond: number; seconds: number }): Stream => ({ mibPerSecond: r.mibPerSecond, seconds: r.seconds });
+
+/** `who`: a FUSE daemon's pid, undefined for this process (the shim), null for nothing (ext4 has no daemon). */
+type MeasureFn = <T>(who: number | undefined | null, f: () => Promise<T>) => Promise<Measured<T>>;
+const daemonOf = (m: MountedTarget) => m.daemonPid ?? null;
+
+/** Table 1: creates and deletes with many threads, then durable creates. */
+async function table1(o: RunOptions, t: Targets, creates: string, res: FsBenchResults, measure: MeasureFn): Promise<void> {
+  const p = o.params;
+  const cProgram = (dir: string, n: number, mode: string): Rate => {
+    const out = JSON.parse(execFileSync(creates, [dir, String(p.createThreads), String(n), mode], { encoding: 'utf8' })) as { ops: number; seconds: number; avg_us: number };
+    return { opsPerSecond: out.ops / out.seconds, medianUs: NaN, p99Us: NaN, avgUs: out.avg_us, seconds: out.seconds };
+  };
+  const withAvg = (r: LatencyResult): Rate => ({ ...rateOf(r), avgUs: r.meanUs });
+  res.creates = {};
+  res.deletes = {};
+  res.durableCreates = {};
+  for (const m of t.mounted) {
+    o.log(`table1: ${m.name}`);
+    const dir = join(m.dir, 'table1');
+    mkdirSync(dir, { recursive: true });
+    res.creates[m.name] = await measure(daemonOf(m), async () => cProgram(dir, p.createsPerThread, 'create'));
+    res.deletes[m.name] = await measure(daemonOf(m), async () => cProgram(dir, p.createsPerThread, 'delete'));
+  }
+  o.log('table1: dbos-shim');
+  res.creates['dbos-shim'] = await measure(undefined, async () => withAvg(await createDelete(t.shim, '/shim/table1', p.createThreads, p.createsPerThread, 'create')));
+  res.deletes['dbos-shim'] = await measure(undefined, async () => withAvg(await createDelete(t.shim, '/shim/table1', p.createThreads, p.createsPerThread, 'delete')));
+
+  // Durable: ext4 must fsync the file and its directory; dbos commits each create, made durable by the server's setting.
+  const before = (await o.db.rows<{ v: number }>('SELECT @@GLOBAL.innodb_flush_log_at_trx_commit AS v'))[0]!.v;
+  for (const m of t.mounted) {
+    o.log(`table1 durable: ${m.name}`);
+    const dir = join(m.dir, 'durable');
+    mkdirSync(dir, { recursive: true });
+    if (m.name === 'dbos-fuse') {
+      await o.db.run('SET GLOBAL innodb_flush_log_at_trx_commit = 1');
+      try {
+        res.durableCreates[m.name] = { ...await measure(daemonOf(m), async () => cProgram(dir, p.durablePerThread, 'create')), how: 'create, innodb_flush_log_at_trx_commit=1' };
+      } finally {
+        await o.db.run(`SET GLOBAL innodb_flush_log_at_trx_commit = ${Number(before)}`);
+      }
+    } else {
+      res.durableCreates[m.name] = { ...await measure(daemonOf(m), async () => cProgram(dir, p.durablePerThread, 'durable')), how: 'create + fsync(file) + fsync(directory)' };
+    }
+  }
+  o.log('table1 durable: dbos-shim');
+  await o.db.run('SET GLOBAL innodb_flush_log_at_trx_commit = 1');
+  try {
+    const r = await measure(undefined, async () => withAvg(await createDelete(t.shim, '/shim/durable', p.createThreads, p.durablePerThread, 'create')));
+    res.durableCreates['dbos-shim'] = { ...r, how: 'create, innodb_flush_log_at_trx_commit=1' };
+  } finally {
+    await o.db.run(`SET GLOBAL innodb_flush_log_at_trx_commit = ${Number(before)}`);
+  }
+}

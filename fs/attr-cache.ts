@@ -7,7 +7,7 @@ import { isWithin } from './paths.js';
 import type { Entry } from './sql/namespace.js';
 
 export class AttrCache {
-  private entries = new Map<string, { entry: Entry; expires: number }>();
+  private entries = new Map<string, { entry: Entry; expires: number; absentXattrs?: Set<string> }>();
   /**
    * Bumped by every invalidation. A lookup that was in flight while a change
    * dropped its path must not put the older row back, so set() takes the
@@ -40,6 +40,21 @@ export class AttrCache {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
+  }
+
+  /**
+   * Remembers, for as long as the entry is cached, that it has no xattr `name`:
+   * the kernel asks for security.capability before every write through FUSE.
+   * `readAt` is the epoch read before the query, as for set().
+   */
+  markXattrAbsent(path: string, name: string, readAt: number): void {
+    const hit = this.entries.get(path);
+    if (hit && readAt === this.epoch) (hit.absentXattrs ??= new Set()).add(name);
+  }
+
+  isXattrAbsent(path: string, name: string): boolean {
+    const hit = this.entries.get(path);
+    return !!hit && hit.expires >= Date.now() && !!hit.absentXattrs?.has(name);
   }
 
   drop(path: string): void {

@@ -757,8 +757,13 @@ export class DbosFs {
       if (name === PLACEMENT_XATTR) return Buffer.from(e.placement);
       if (name === BLOCK_SIZE_XATTR) return Buffer.from(String(e.blockSize));
       if (name.startsWith('system.')) throw fsError('EOPNOTSUPP', p);
+      if (this.cache.isXattrAbsent(p, name)) throw fsError('ENODATA', p);
+      const readAt = this.cache.snapshot();
       const v = await xattrs.get(this.db, p, name);
-      if (!v) throw fsError('ENODATA', p);
+      if (!v) {
+        this.cache.markXattrAbsent(p, name, readAt);
+        throw fsError('ENODATA', p);
+      }
       return v;
     });
   }
@@ -791,6 +796,8 @@ export class DbosFs {
       } catch (err) {
         if (isDuplicateKey(err)) throw fsError('EEXIST', p);
         throw err;
+      } finally {
+        this.cache.drop(p); // forgets the xattrs known to be absent
       }
     });
   }

@@ -28,4 +28,21 @@ describe('attribute cache', () => {
     await new Promise((r) => setTimeout(r, 30));
     expect(cache.get('/ab')).toBeUndefined();
   });
+
+  it('remembers an absent xattr only while the entry stays cached, and not across a change', () => {
+    const cache = new AttrCache(1000);
+    cache.set(entry('/f', 1));
+    const readAt = cache.snapshot();
+    cache.markXattrAbsent('/f', 'security.capability', readAt);
+    expect(cache.isXattrAbsent('/f', 'security.capability')).toBe(true);
+    expect(cache.isXattrAbsent('/f', 'user.other')).toBe(false);
+    cache.drop('/f'); // setxattr drops the path
+    expect(cache.isXattrAbsent('/f', 'security.capability')).toBe(false);
+    cache.set(entry('/f', 2));
+    const before = cache.snapshot();
+    cache.drop('/f'); // a setxattr lands while the getxattr that found nothing is in flight
+    cache.set(entry('/f', 3));
+    cache.markXattrAbsent('/f', 'security.capability', before);
+    expect(cache.isXattrAbsent('/f', 'security.capability')).toBe(false);
+  });
 });

@@ -312,6 +312,23 @@ describe('attributes', () => {
     expect(Number(stored[0]!.s)).toBeGreaterThan(1000);
   });
 
+  it('answers getxattr of a missing name from the cached entry until a change through it drops the entry', async () => {
+    // The kernel asks for security.capability before every write through FUSE.
+    const cached = await DbosFs.open(t.db, { attrTtlMs: 60_000 });
+    try {
+      await cached.writeFile('/caps', 'x');
+      expect(await errno(cached.getxattr('/caps', 'security.capability'))).toBe('ENODATA');
+      // Another client sets it behind this one's back: the cached answer stands (as for attributes, within the TTL).
+      await t.db.run("INSERT INTO Xattr (f_name, x_name, x_value) VALUES ('/caps', 'security.capability', 'v')");
+      expect(await errno(cached.getxattr('/caps', 'security.capability'))).toBe('ENODATA');
+      // A change made through this client drops the entry, and the name is read again.
+      await cached.setxattr('/caps', 'user.other', Buffer.from('1'));
+      expect((await cached.getxattr('/caps', 'security.capability')).toString()).toBe('v');
+    } finally {
+      await cached.close();
+    }
+  });
+
   it('reports statfs', async () => {
     const s = await fs.statfs('/');
     expect(s.namemax).toBe(255);

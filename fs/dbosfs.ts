@@ -16,7 +16,7 @@ import {
 import { DirTimes } from './dir-times.js';
 import { FsError, fsError, toFsError } from './errors.js';
 import { Identities } from './identity.js';
-import { DirtyBudget, MAX_FILE_SIZE, OpenFile, truncateCommitted, type WriteBackLimits } from './open-file.js';
+import { DEFAULT_LIMITS, DirtyBudget, MAX_FILE_SIZE, OpenFile, truncateCommitted, type WriteBackLimits } from './open-file.js';
 import { isWithin, joinPath, normalizePath, PATH_MAX, rebase, splitPath } from './paths.js';
 import {
   type Caller, mayChangeGroup, processCaller, requireAccess, requireMayRemove, requireOwner, R_OK, W_OK, X_OK,
@@ -91,7 +91,7 @@ export class DbosFs {
     this.cache = new AttrCache(opts.attrTtlMs ?? 1000);
     this.dirTimes = new DirTimes(
       db, opts.dirTimeDelayMs ?? 50, (e) => this.log('directory times not written yet', e), (dir) => this.cache.drop(dir));
-    this.budget = new DirtyBudget({ perFileBytes: 16 << 20, totalBytes: 256 << 20, ...opts.writeBack });
+    this.budget = new DirtyBudget({ ...DEFAULT_LIMITS, ...opts.writeBack });
     const maxAge = opts.maxDirtyAgeMs ?? 2000;
     this.flusher = setInterval(() => void this.flushAged(maxAge), Math.min(1000, maxAge));
     this.flusher.unref();
@@ -559,7 +559,7 @@ export class DbosFs {
     if (!f) {
       f = new OpenFile(this.db, { path: e.path, placement: e.placement, pKey: e.pKey, owner: e.owner }, e.blockSize, e.size, this.budget, now);
       this.openFiles.set(e.path, f);
-    }
+    } else f.dropCache(); // close-to-open: this open sees what others committed before it
     f.refs++;
     const fd = this.nextFd;
     this.nextFd = this.nextFd >= 0x7ffffff0 ? 1 : this.nextFd + 1;
@@ -705,6 +705,7 @@ export class DbosFs {
   /** Forgets a closed file once nothing of it is pending. */
   private retireIfClean(f: OpenFile): void {
     if (f.refs > 0 || f.hasDirty) return;
+    f.dropCache();
     if (this.openFiles.get(f.path) === f) this.openFiles.delete(f.path);
     // The cached row predates this file's writes; the next stat reads the committed one.
     this.cache.drop(f.path);
@@ -897,8 +898,8 @@ export class DbosFs {
     if (failed) throw toFsError(failed.reason);
   }
 
-  /** What is open and dirty, for logs and tests. */
-  stats(): { openFiles: number; handles: number; dirtyBytes: number } {
-    return { openFiles: this.openFiles.size, handles: this.handles.size, dirtyBytes: this.budget.bytes };
+  /** What is open, dirty and cached, for logs and tests. */
+  stats(): { openFiles: number; handles: number; dirtyBytes: number; cachedBytes: number } {
+    return { openFiles: this.openFiles.size, handles: this.handles.size, dirtyBytes: this.budget.bytes, cachedBytes: this.budget.cachedBytes };
   }
 }

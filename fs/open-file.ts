@@ -4,6 +4,9 @@
 // size row and the new mtime/ctime in one transaction. The shim flushes on
 // close (close-to-open consistency, as NFS), on fsync, when the buffer passes
 // its limit, and when it has been dirty for a while.
+// Committed blocks read or written here are kept while the file is open, and
+// forgotten at every open, so that an open sees what others closed before it;
+// a sequential reader's query also fetches the blocks it will ask for next.
 import type { Db } from '../schema/db.js';
 import { fsError } from './errors.js';
 import { Mutex } from './mutex.js';
@@ -19,13 +22,24 @@ export interface WriteBackLimits {
   perFileBytes: number;
   /** Flush the writing file when all files together hold this many. */
   totalBytes: number;
+  /** Committed blocks kept per open file, and over all of them. */
+  cachePerFileBytes: number;
+  cacheTotalBytes: number;
 }
 
-/** Dirty bytes across all open files, to bound the daemon's memory. */
+export const DEFAULT_LIMITS: WriteBackLimits = {
+  perFileBytes: 16 << 20, totalBytes: 256 << 20, cachePerFileBytes: 8 << 20, cacheTotalBytes: 128 << 20,
+};
+
+/** Dirty and cached bytes across all open files, to bound the daemon's memory. */
 export class DirtyBudget {
   bytes = 0;
+  cachedBytes = 0;
   constructor(readonly limits: WriteBackLimits) {}
 }
+
+/** The most a sequential reader fetches ahead in one query. */
+const MAX_READAHEAD = 4 << 20;
 
 interface DirtyBlock {
   data: Buffer;  // capacity, zero-filled beyond len
@@ -40,6 +54,13 @@ export class OpenFile {
   dirtySince = 0;
   private dirty = new Map<number, DirtyBlock>();
   private dirtyBytes = 0;
+  /** Committed blocks, least recently used first. */
+  private cached = new Map<number, Buffer>();
+  private cachedBytes = 0;
+  /** Bumped by every change, so that a read that raced one does not cache what it fetched. */
+  private generation = 0;
+  private nextSequential = -1;
+  private readahead = 0;
   private pendingTime: Timespec | null = null;
   private dbSize: number;
   private readonly lock = new Mutex();
@@ -85,15 +106,23 @@ export class OpenFile {
     let hi = -1;
     for (let b = first; b <= last; b++) {
       const d = this.dirty.get(b);
+      const c = d ? undefined : this.cachedBlock(b);
       if (d) sources.set(b, d.data.subarray(0, d.len));
+      else if (c) sources.set(b, c);
       else if (b * bs < this.dbSize) {
         lo = Math.min(lo, b);
         hi = Math.max(hi, b);
       }
     }
+    const sequential = pos === this.nextSequential;
+    this.nextSequential = end;
+    this.readahead = sequential ? Math.min(MAX_READAHEAD, Math.max(2 * len, 2 * this.readahead)) : 0;
     if (hi >= 0) {
-      for (const blk of await blocks.readBlocks(this.db, this.loc, lo, hi)) {
-        if (!sources.has(blk.no)) sources.set(blk.no, blk.bytes);
+      const to = sequential ? Math.min(Math.ceil(this.dbSize / bs) - 1, hi + Math.ceil(this.readahead / bs)) : hi;
+      const generation = this.generation;
+      for (const blk of await blocks.readBlocks(this.db, this.loc, lo, to)) {
+        if (blk.no <= hi && !sources.has(blk.no)) sources.set(blk.no, blk.bytes);
+        if (generation === this.generation && !this.dirty.has(blk.no)) this.remember(blk.no, blk.bytes);
       }
     }
     const out = Buffer.alloc(end - pos);
@@ -115,7 +144,9 @@ export class OpenFile {
       const first = Math.floor(pos / bs);
       const last = Math.floor((end - 1) / bs);
       const old = await this.committedBlocksUnder(first, last, pos, end);
+      this.generation++;
       for (let b = first; b <= last; b++) {
+        this.forget(b);
         const start = b * bs;
         const from = Math.max(pos, start) - start;
         const to = Math.min(end, start + bs) - start;
@@ -140,15 +171,20 @@ export class OpenFile {
   private async committedBlocksUnder(first: number, last: number, pos: number, end: number): Promise<Map<number, Buffer>> {
     const bs = this.blockSize;
     const needed: number[] = [];
+    const out = new Map<number, Buffer>();
     for (const b of new Set([first, last])) {
       if (this.dirty.has(b)) continue;
+      const c = this.cachedBlock(b);
+      if (c) {
+        out.set(b, c);
+        continue;
+      }
       const start = b * bs;
       const committed = Math.min(bs, Math.max(0, this.dbSize - start));
       if (committed === 0) continue;
       if (pos <= start && end >= start + committed) continue;  // fully overwritten
       needed.push(b);
     }
-    const out = new Map<number, Buffer>();
     if (needed.length === 0) return out;
     for (const blk of await blocks.readBlocks(this.db, this.loc, Math.min(...needed), Math.max(...needed))) {
       if (needed.includes(blk.no)) out.set(blk.no, blk.bytes);
@@ -174,6 +210,43 @@ export class OpenFile {
       blk.data = grown;
     }
     return blk;
+  }
+
+  private cachedBlock(b: number): Buffer | undefined {
+    const c = this.cached.get(b);
+    if (c) {
+      this.cached.delete(b);
+      this.cached.set(b, c);
+    }
+    return c;
+  }
+
+  /** Keeps a committed block, evicting this file's least recently used ones to stay within the limits. */
+  private remember(b: number, bytes: Buffer): void {
+    this.forget(b);
+    const { cachePerFileBytes, cacheTotalBytes } = this.budget.limits;
+    while (this.cached.size > 0 && (this.cachedBytes + bytes.length > cachePerFileBytes || this.budget.cachedBytes + bytes.length > cacheTotalBytes)) {
+      this.forget(this.cached.keys().next().value!);
+    }
+    if (this.cachedBytes + bytes.length > cachePerFileBytes || this.budget.cachedBytes + bytes.length > cacheTotalBytes) return;
+    this.cached.set(b, bytes);
+    this.cachedBytes += bytes.length;
+    this.budget.cachedBytes += bytes.length;
+  }
+
+  private forget(b: number): void {
+    const c = this.cached.get(b);
+    if (!c) return;
+    this.cached.delete(b);
+    this.cachedBytes -= c.length;
+    this.budget.cachedBytes -= c.length;
+  }
+
+  /** Forgets every cached block: at open (close-to-open consistency) and when the file is retired. */
+  dropCache(): void {
+    this.generation++;
+    for (const b of [...this.cached.keys()]) this.forget(b);
+    this.nextSequential = -1;
   }
 
   private account(delta: number): void {
@@ -205,6 +278,8 @@ export class OpenFile {
       if (time) await namespace.setAttrs(t, this.path, { mtime: time, ctime: time });
     }, { timeoutMs: 60_000 });
     this.dbSize = size;
+    this.generation++;
+    for (const r of rows) this.remember(r.no, r.bytes);
     this.dropDirty();
   }
 
@@ -221,6 +296,7 @@ export class OpenFile {
     if (size > MAX_FILE_SIZE) throw fsError('EFBIG', this.path);
     await this.lock.run(async () => {
       await this.flushLocked();
+      this.dropCache();
       await truncateCommitted(this.db, this.loc, this.blockSize, this.dbSize, size, time);
       this.size = size;
       this.dbSize = size;

@@ -144,3 +144,70 @@ describe('write-back buffer', () => {
     expect((await fs.getattr('/large')).size).toBe(64 * chunk.length);
   });
 });
+
+describe('block cache and read-ahead', () => {
+  const pattern = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) % 251));
+
+  it('an open keeps what it read; the next open sees what another client closed meanwhile', async () => {
+    await fs.writeFile('/c2o', pattern(10_000, 1));
+    const other = await client();
+    const fd = await fs.open('/c2o', fsc.O_RDONLY);
+    expect((await fs.read(fd, 100, 5000)).equals(pattern(10_000, 1).subarray(5000, 5100))).toBe(true);
+    await other.writeFile('/c2o', pattern(10_000, 2));
+    const again = await fs.open('/c2o', fsc.O_RDONLY); // an open: the cache of this file is dropped
+    expect((await fs.read(again, 100, 5000)).equals(pattern(10_000, 2).subarray(5000, 5100))).toBe(true);
+    await fs.release(fd);
+    await fs.release(again);
+  });
+
+  it('reads see this process\'s writes over cached blocks, before and after they are committed, and truncation', async () => {
+    const fd = await fs.create('/rw-cache', 0o644);
+    await fs.write(fd, pattern(3 * 4096, 3), 0);
+    await fs.fsync(fd);
+    expect((await fs.read(fd, 4096, 4096)).equals(pattern(3 * 4096, 3).subarray(4096, 8192))).toBe(true); // cached now
+    await fs.write(fd, Buffer.from('NEW'), 5000);
+    expect((await fs.read(fd, 10, 4998)).toString('latin1')).toBe(Buffer.concat([pattern(3 * 4096, 3).subarray(4998, 5000), Buffer.from('NEW'), pattern(3 * 4096, 3).subarray(5003, 5008)]).toString('latin1'));
+    await fs.fsync(fd);
+    expect((await fs.read(fd, 3, 5000)).toString()).toBe('NEW');
+    await fs.ftruncate(fd, 4500);
+    await fs.write(fd, Buffer.from('end'), 9000);
+    const back = await fs.read(fd, 9003, 0);
+    expect(back.subarray(0, 4500).equals(pattern(3 * 4096, 3).subarray(0, 4500))).toBe(true);
+    expect(back.subarray(4500, 9000).equals(Buffer.alloc(4500))).toBe(true);
+    expect(back.subarray(9000).toString()).toBe('end');
+    await fs.release(fd);
+  });
+
+  it('a sequential reader gets every byte right across holes and another handle\'s unflushed writes', async () => {
+    const size = 2 * 1024 * 1024 + 123;
+    const data = pattern(size, 5);
+    const w = await fs.create('/seq-read', 0o644);
+    await fs.write(w, data.subarray(0, 600_000), 0);
+    await fs.write(w, data.subarray(900_000), 900_000); // 600,000..900,000 stays a hole
+    await fs.fsync(w);
+    await fs.write(w, Buffer.from('DIRTY'), 1_500_000); // not committed: the reader must see it anyway
+    const expected = Buffer.concat([data.subarray(0, 600_000), Buffer.alloc(300_000), data.subarray(900_000)]);
+    expected.write('DIRTY', 1_500_000);
+    const r = await fs.open('/seq-read', fsc.O_RDONLY);
+    const parts: Buffer[] = [];
+    for (let off = 0; off < size; off += 128 * 1024) parts.push(await fs.read(r, 128 * 1024, off));
+    expect(Buffer.concat(parts).equals(expected)).toBe(true);
+    await fs.release(r);
+    await fs.release(w);
+  });
+
+  it('stays within its memory limits however much is read', async () => {
+    const small = await client({ writeBack: { cachePerFileBytes: 64 * 1024, cacheTotalBytes: 96 * 1024 } });
+    await small.writeFile('/big-read', pattern(1024 * 1024, 9));
+    const fds = [await small.open('/big-read', fsc.O_RDONLY), await small.open('/seq-read', fsc.O_RDONLY)];
+    let peak = 0;
+    for (let off = 0; off < 1024 * 1024; off += 16 * 1024) {
+      for (const fd of fds) await small.read(fd, 16 * 1024, off);
+      peak = Math.max(peak, small.stats().cachedBytes);
+    }
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(96 * 1024);
+    for (const fd of fds) await small.release(fd);
+    expect(small.stats().cachedBytes).toBe(0);
+  });
+});

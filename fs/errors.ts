@@ -11,7 +11,12 @@ export type ErrnoCode =
 
 export class FsError extends Error {
   constructor(readonly code: ErrnoCode, readonly path?: string, detail?: string) {
+    // Errnos are answers, not bugs: no stack trace. Capturing one cost more
+    // than the rest of the ENODATA the kernel asks for before every write.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`${code}${path !== undefined ? `: ${path}` : ''}${detail ? ` (${detail})` : ''}`);
+    Error.stackTraceLimit = limit;
   }
 
   /** The positive errno number, as in errno.h. */

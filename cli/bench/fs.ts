@@ -81,6 +81,8 @@ export function registerFsBench(bench: Command): void {
           const md = fsMarkdown(machine, params, results);
           report.write('results.md', md);
           console.log(`\n${md}\nresults: ${report.dir}`);
+          const failed = Object.keys(results.errors ?? {});
+          if (failed.length) throw new CliError(`${failed.join(', ')} failed (the error is in ${report.dir}/results.md); the other results are there too.`);
         } finally {
           await db.close();
         }
@@ -189,6 +191,7 @@ export function fsMarkdown(machine: Machine, p: FsBenchParams, r: FsBenchResults
         ['ext4: find + awk', t.ext4Find.coldMs ?? null, t.ext4Find.warmMs, t.linesOfCode.find, t.ext4Find.agrees ? 'yes' : 'NO'],
       ]), '', `SQL: \`${t.sql}\``, '', `find: \`${t.find}\``, '');
   }
+  if (r.errors) out.push('## Failed experiments', '', ...Object.entries(r.errors).map(([k, v]) => `- ${k}: ${v.split('\n')[0]}`), '');
   out.push('Charts: fig10.svg, table1.svg, fig11-write.svg, fig11-read.svg, seq.svg, table2.svg (those that ran).', '');
   return out.join('\n');
 }

@@ -54,6 +54,8 @@ export interface FsBenchResults {
     dbosSql: Timed; ext4C: Timed; ext4Find: Timed;
   };
   fioCommands: string[];
+  /** Experiments that failed, with the error. */
+  errors?: Record<string, string>;
 }
 
 export interface RunOptions {
@@ -79,7 +81,9 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
   execFileSync('gcc', ['-O2', '-pthread', '-o', creates, o.cSources.creates]);
   execFileSync('gcc', ['-O2', '-o', ownerSizes, o.cSources.ownerSizes]);
 
-  const gib = Math.ceil((2 * p.clients * p.filesPerClient * p.fileBytes + Math.max(...p.parallelClients) * p.parallelFileBytes + p.seqBytes) / 2 ** 30 + p.analyticsFiles * 16384 / 2 ** 30) + 2;
+  // ext4 and bindfs both write into the image: every experiment's files, twice, plus Table 2's tree once.
+  const perTarget = p.clients * p.filesPerClient * p.fileBytes + p.parallelClients.reduce((a, b) => a + b, 0) * p.parallelFileBytes + p.seqBytes;
+  const gib = Math.ceil((2 * perTarget + p.analyticsFiles * 16384) / 2 ** 30 * 1.2) + 2;
   const t = await openTargets({ workDir: o.workDir, imageGiB: gib, ext4Dir: o.ext4Dir, dbTarget: o.dbTarget, db: o.db, log: o.log }, o.cli);
   const res: FsBenchResults = { fioCommands: [] };
   const has = (e: Experiment) => p.experiments.includes(e);
@@ -89,13 +93,23 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
       const r = await f();
       return { ...r, peakRssBytes: rss ? rss.stop() : null };
     };
+    // One experiment failing (a full disk, a crashed tool) must not lose the others' results.
+    const attempt = async (wanted: boolean, name: string, work: () => Promise<void>) => {
+      if (!wanted) return;
+      try {
+        await work();
+      } catch (e) {
+        o.log(`${name} failed: ${(e as Error).message.split('\n')[0]}`);
+        (res.errors ??= {})[name] = (e as Error).message.slice(0, 2000);
+      }
+    };
     const runFio = async (dir: string, name: string, job: Record<string, string | number>) => {
       const r = await fio(dir, name, job);
       res.fioCommands.push(r.args.join(' '));
       return r;
     };
 
-    if (has('fig10a') || has('fig10b')) {
+    await attempt(has('fig10a') || has('fig10b'), 'fig10', async () => {
       const shape = { clients: p.clients, filesPerClient: p.filesPerClient, fileBytes: p.fileBytes, blockBytes: p.blockBytes, seconds: p.seconds };
       for (const [key, blocksPerOpen] of [['fig10a', 20], ['fig10b', 1]] as const) {
         if (!has(key)) continue;
@@ -113,11 +127,11 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
         out['dbos-shim'] = await measure(undefined, async () => rateOf(await randomBlocks(t.shim, sopts)));
         res[key] = out;
       }
-    }
+    });
 
-    if (has('table1')) await table1(o, t, creates, res, measure);
+    await attempt(has('table1'), 'table1', () => table1(o, t, creates, res, measure));
 
-    if (has('fig11')) {
+    await attempt(has('fig11'), 'fig11', async () => {
       res.fig11 = {};
       for (const m of t.mounted) {
         const dir = join(m.dir, 'fig11');
@@ -152,9 +166,9 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
         rows.push({ clients, write, read });
       }
       res.fig11['dbos-shim'] = rows;
-    }
+    });
 
-    if (has('seq')) {
+    await attempt(has('seq'), 'seq', async () => {
       res.seq = {};
       const shape = { clients: 1, fileBytes: p.seqBytes, ioBytes: 1 << 20 };
       for (const m of t.mounted) {
@@ -173,9 +187,9 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
         write: pick(await streams(t.shim, '/shim/seq', 1, p.seqBytes, 1 << 20, 'write')),
         read: pick(await streams(t.shim, '/shim/seq', 1, p.seqBytes, 1 << 20, 'read')),
       }));
-    }
+    });
 
-    if (has('table2')) {
+    await attempt(has('table2'), 'table2', async () => {
       const ext4 = t.mounted.find((m) => m.name === 'ext4')!;
       const tree = join(ext4.dir, 'table2');
       o.log(`table2: building ${p.analyticsFiles} files on ext4`);
@@ -191,7 +205,7 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
         ext4C: timeScan([ownerSizes, tree, String(MIN_SIZE)], expected, () => t.dropCaches()),
         ext4Find: timeScan(['bash', '-c', FIND_PIPELINE.replace('DIR', `'${tree}'`)], expected, () => t.dropCaches()),
       };
-    }
+    });
     return res;
   } finally {
     await t.close();

@@ -1,0 +1,57 @@
+// dbos bench fs, at a tiny scale: every experiment runs on all four targets
+// (ext4 image, bindfs, dbos through FUSE, dbos through the shim), Table 2's
+// three answers agree with the tree's definition, and the reports are written.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { dbos } from '../helpers/cli.js';
+
+const TARGETS = ['ext4', 'bindfs', 'dbos-fuse', 'dbos-shim'];
+
+describe('dbos bench fs', () => {
+  it('runs every experiment on ext4, bindfs, dbos-fuse and dbos-shim and writes JSON, Markdown and charts', () => {
+    const out = mkdtempSync('/tmp/dbos-bench-out-');
+    try {
+      const r = dbos(['bench', 'fs', '--clients', '2', '--files-per-client', '2', '--seconds', '0.5', '--creates', '3',
+        '--analytics-files', '300', '--parallel-clients', '1,2', '--parallel-size', '256K', '--seq-size', '2M', '--out', out]);
+      expect(r.code, r.stderr).toBe(0);
+      type Rate = { opsPerSecond: number; peakRssBytes: number | null };
+      const { results } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { results: Record<string, Record<string, unknown>> & {
+        table2: { dbosSql: { agrees: boolean; warmMs: number }; ext4C: { agrees: boolean }; ext4Find: { agrees: boolean } };
+      } };
+      for (const experiment of ['fig10a', 'fig10b', 'creates', 'deletes', 'durableCreates']) {
+        for (const target of TARGETS) {
+          const cell = results[experiment]?.[target] as Rate | undefined;
+          expect(cell?.opsPerSecond, `${experiment} ${target}`).toBeGreaterThan(0);
+        }
+        // The FUSE daemons' memory is measured; ext4 has no daemon.
+        expect((results[experiment]!['dbos-fuse'] as Rate).peakRssBytes).toBeGreaterThan(10 << 20);
+        expect((results[experiment]!.ext4 as Rate).peakRssBytes).toBeNull();
+      }
+      for (const target of TARGETS) {
+        const rows = results.fig11![target] as { clients: number; write: { mibPerSecond: number }; read: { mibPerSecond: number } }[];
+        expect(rows.map((q) => q.clients)).toEqual([1, 2]);
+        for (const q of rows) expect(Math.min(q.write.mibPerSecond, q.read.mibPerSecond)).toBeGreaterThan(0);
+        const seq = results.seq![target] as { write: { mibPerSecond: number }; read: { mibPerSecond: number } };
+        expect(Math.min(seq.write.mibPerSecond, seq.read.mibPerSecond)).toBeGreaterThan(0);
+      }
+      expect([results.table2.dbosSql.agrees, results.table2.ext4C.agrees, results.table2.ext4Find.agrees]).toEqual([true, true, true]);
+      const md = readFileSync(join(out, 'results.md'), 'utf8');
+      expect(md).toMatch(/## Targets/);
+      expect(md).toMatch(/Figure 10a: dbos-fuse ≥ 50% of bindfs \| \d+%/);
+      for (const chart of ['fig10.svg', 'table1.svg', 'fig11-write.svg', 'seq.svg', 'table2.svg']) {
+        expect(readFileSync(join(out, chart), 'utf8')).toMatch(/^<svg/);
+      }
+      // Nothing is left mounted.
+      expect(readFileSync('/proc/mounts', 'utf8')).not.toMatch(/bench\/fs/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an unknown experiment in one plain sentence', () => {
+    const r = dbos(['bench', 'fs', '--only', 'fig10a,fig99']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim()).toMatch(/^dbos: --only takes fig10a, fig10b, table1, fig11, seq, table2 \(got "fig99"\)\.$/);
+  });
+});

@@ -296,10 +296,11 @@ export class OpenFile {
     if (size > MAX_FILE_SIZE) throw fsError('EFBIG', this.path);
     await this.lock.run(async () => {
       await this.flushLocked();
-      this.dropCache();
       await truncateCommitted(this.db, this.loc, this.blockSize, this.dbSize, size, time);
       this.size = size;
       this.dbSize = size;
+      // After the commit: a read that fetched blocks before it must not cache them.
+      this.dropCache();
     });
   }
 }

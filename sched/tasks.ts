@@ -5,20 +5,6 @@ import type { Param, Queryable } from '../schema/db.js';
 export type TaskState = 'waiting' | 'queued' | 'assigned' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export const FINISHED: TaskState[] = ['succeeded', 'failed', 'cancelled'];
 
-export interface NewTask {
-  command: string[];
-  env: Record<string, string>;
-  cwd: string;
-  policy: string;
-  priority: number;
-  memory: number;
-  homePartition: number;
-  owner: string;
-  uid: number;
-  gid: number;
-  maxAttempts: number;
-  name?: string | null;
-}
 
 export interface TaskRow {
   taskId: number;
@@ -50,6 +36,10 @@ export interface TaskRow {
   cancelRequested: boolean;
   error: string | null;
 }
+
+/** What a submission gives; the database fills in the rest of a TaskRow. */
+export type NewTask = Pick<TaskRow, 'command' | 'env' | 'cwd' | 'policy' | 'priority' | 'memory' | 'homePartition' | 'owner' | 'uid' | 'gid' | 'maxAttempts'>
+  & { name?: string | null };
 
 export class TaskError extends Error {}
 

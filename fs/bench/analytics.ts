@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { constants as fsc } from 'node:fs';
+import { percentile } from '../../cli/bench/report.js';
 import type { Db } from '../../schema/db.js';
 import type { DbosFs } from '../dbosfs.js';
 
@@ -75,7 +76,7 @@ const ms = (f: () => void) => {
   f();
   return performance.now() - t0;
 };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 const parseTotals = (out: string) => new Map(out.trim().split('\n').filter(Boolean).map((l) => l.split(' ').map(Number) as [number, number]));
 const same = (a: Map<number, number>, b: Map<number, number>) => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
 

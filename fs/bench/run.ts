@@ -146,10 +146,10 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
           o.log(`fig11: ${m.name}, ${clients} clients`);
           const name = `par${clients}`;
           const shape = { clients, fileBytes: p.parallelFileBytes, ioBytes: p.parallelBlockBytes };
-          const write = await measure(daemonOf(m), async () => runFio(dir, name, streamJob({ ...shape, phase: 'write' })));
+          const write = await measure(daemonOf(m), async () => pick(await runFio(dir, name, streamJob({ ...shape, phase: 'write' }))));
           t.dropCaches();
-          const read = await measure(daemonOf(m), async () => runFio(dir, name, streamJob({ ...shape, phase: 'read' })));
-          rows.push({ clients, write: { ...pick(write), peakRssBytes: write.peakRssBytes }, read: { ...pick(read), peakRssBytes: read.peakRssBytes } });
+          const read = await measure(daemonOf(m), async () => pick(await runFio(dir, name, streamJob({ ...shape, phase: 'read' }))));
+          rows.push({ clients, write, read });
         }
         res.fig11[m.name] = rows;
       }

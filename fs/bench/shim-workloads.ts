@@ -3,6 +3,7 @@
 // loops over one DbosFs (one connection pool). They do what the fio jobs and
 // the C programs do on the mounted targets.
 import { constants as fsc } from 'node:fs';
+import { percentile } from '../../cli/bench/report.js';
 import type { DbosFs } from '../dbosfs.js';
 
 export interface LatencyResult {
@@ -33,9 +34,8 @@ async function writeWhole(fs: DbosFs, path: string, bytes: number, ioBytes: numb
 }
 
 function latencies(sortedUs: number[], seconds: number): LatencyResult {
-  const at = (p: number) => sortedUs[Math.min(sortedUs.length - 1, Math.max(0, Math.ceil(p * sortedUs.length) - 1))] ?? NaN;
   const meanUs = sortedUs.reduce((a, b) => a + b, 0) / (sortedUs.length || 1);
-  return { ops: sortedUs.length, seconds, opsPerSecond: sortedUs.length / seconds, medianUs: at(0.5), p99Us: at(0.99), meanUs };
+  return { ops: sortedUs.length, seconds, opsPerSecond: sortedUs.length / seconds, medianUs: percentile(sortedUs, 50), p99Us: percentile(sortedUs, 99), meanUs };
 }
 
 export interface RandomBlocksOptions {

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { percentile } from '../../cli/bench/report.js';
 import type { DbosHome } from '../../schema/home.js';
 import { targetUrl, type DbTarget } from '../../schema/url.js';
 import { dbosDriver, grpcDriver, tcpDriver, type Driver } from './drivers.js';
@@ -54,10 +55,6 @@ export interface IpcBenchOptions {
   idleReceivers: number;
   idleSeconds: number;
   log: (m: string) => void;
-}
-
-function pct(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN;
 }
 
 /** `loops` concurrent loops of `op` for `seconds`. */
@@ -126,17 +123,17 @@ export async function runIpcBench(o: IpcBenchOptions): Promise<{ cells: Cell[]; 
           for (const width of o.pairs) {
             await timed(width, Math.min(0.5, o.seconds), (i) => d.roundTrip(i, data));  // warm-up
             const pp = await timed(width, o.seconds, (i) => d.roundTrip(i, data));
-            cells.push({ system: name, pattern: 'ping-pong', bytes, width, messagesPerSecond: pp.ops / pp.elapsed, opsPerSecond: pp.ops / pp.elapsed, medianMs: pct(pp.lat, 50), p99Ms: pct(pp.lat, 99) });
+            cells.push({ system: name, pattern: 'ping-pong', bytes, width, messagesPerSecond: pp.ops / pp.elapsed, opsPerSecond: pp.ops / pp.elapsed, medianMs: percentile(pp.lat, 50), p99Ms: percentile(pp.lat, 99) });
             const b = await timed(width, o.seconds, (i) => d.burst(i, data, 20));
-            cells.push({ system: name, pattern: 'ping20-pong20', bytes, width, messagesPerSecond: (20 * b.ops) / b.elapsed, opsPerSecond: b.ops / b.elapsed, medianMs: pct(b.lat, 50), p99Ms: pct(b.lat, 99) });
-            o.log(`  ${name} ${bytes} B x${width}: ping-pong ${Math.round(pp.ops / pp.elapsed)}/s median ${pct(pp.lat, 50).toFixed(3)} ms; ping20 ${Math.round((20 * b.ops) / b.elapsed)} msg/s`);
+            cells.push({ system: name, pattern: 'ping20-pong20', bytes, width, messagesPerSecond: (20 * b.ops) / b.elapsed, opsPerSecond: b.ops / b.elapsed, medianMs: percentile(b.lat, 50), p99Ms: percentile(b.lat, 99) });
+            o.log(`  ${name} ${bytes} B x${width}: ping-pong ${Math.round(pp.ops / pp.elapsed)}/s median ${percentile(pp.lat, 50).toFixed(3)} ms; ping20 ${Math.round((20 * b.ops) / b.elapsed)} msg/s`);
           }
         }
         const small = Buffer.alloc(64, 0x61);
         for (const r of o.receivers) {
           const m = await timed(1, o.seconds, () => d.multicast(r, small));
-          cells.push({ system: name, pattern: 'multicast', bytes: 64, width: r, messagesPerSecond: (r * m.ops) / m.elapsed, opsPerSecond: m.ops / m.elapsed, medianMs: pct(m.lat, 50), p99Ms: pct(m.lat, 99) });
-          o.log(`  ${name} multicast to ${r}: ${Math.round(m.ops / m.elapsed)} rounds/s, median ${pct(m.lat, 50).toFixed(3)} ms`);
+          cells.push({ system: name, pattern: 'multicast', bytes: 64, width: r, messagesPerSecond: (r * m.ops) / m.elapsed, opsPerSecond: m.ops / m.elapsed, medianMs: percentile(m.lat, 50), p99Ms: percentile(m.lat, 99) });
+          o.log(`  ${name} multicast to ${r}: ${Math.round(m.ops / m.elapsed)} rounds/s, median ${percentile(m.lat, 50).toFixed(3)} ms`);
         }
       } finally {
         await d.close();

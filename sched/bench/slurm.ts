@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { percentile } from '../../cli/bench/report.js';
 
 const run = promisify(execFile);
 
@@ -129,8 +130,7 @@ export class Slurm {
       ms.push(performance.now() - t0);
     }
     ms.sort((a, b) => a - b);
-    const at = (p: number) => ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)]!;
-    return { jobs: count, medianMs: at(50), p99Ms: at(99) };
+    return { jobs: count, medianMs: percentile(ms, 50), p99Ms: percentile(ms, 99) };
   }
 
   async stop(): Promise<void> {

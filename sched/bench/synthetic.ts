@@ -4,6 +4,7 @@
 // latency counts from when a decision was due, so queueing is not hidden).
 // Plus the ceiling: the same database's raw single-row transaction rate.
 import { Db } from '../../schema/db.js';
+import { percentile } from '../../cli/bench/report.js';
 import type { DbTarget } from '../../schema/url.js';
 import { decide, listPolicies, type Policy } from '../policies.js';
 
@@ -31,10 +32,6 @@ export interface SyntheticOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function pct(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN;
-}
 
 /** Workers with room that never runs out during the run, spread over the partitions. */
 export async function addWorkers(db: Db, count: number, partitions: number): Promise<void> {
@@ -91,8 +88,8 @@ async function step(conns: Db[], policy: Policy, ids: number[], rate: number, se
   return {
     offered: Number.isFinite(rate) ? rate : 0,
     achieved: latencies.length / ((last - t0) / 1000),
-    medianMs: pct(latencies, 50),
-    p99Ms: pct(latencies, 99),
+    medianMs: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
     assigned,
   };
 }
@@ -151,5 +148,5 @@ export async function singleRowCeiling(target: DbTarget, connections: number, se
   await Promise.all(conns.map((c) => c.close()));
   await db.close();
   lat.sort((a, b) => a - b);
-  return { perSecond: lat.length / elapsed, medianMs: pct(lat, 50), p99Ms: pct(lat, 99) };
+  return { perSecond: lat.length / elapsed, medianMs: percentile(lat, 50), p99Ms: percentile(lat, 99) };
 }

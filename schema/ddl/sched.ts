@@ -106,23 +106,33 @@ function pickIn(partition: string, order: 'any' | 'most-room'): string {
 }
 
 /**
- * A policy that scans partitions in turn, starting at start_p, until one has
- * a worker with room: FIFO takes any, least-loaded the one with most room.
+ * A policy as a procedure: one transaction that locks the task (mem stays
+ * NULL unless it is still queued), lets `body` choose a worker into wid, and
+ * returns the choice with its partition (`chosen`, an expression).
  */
-function partitionScan(name: string, order: 'any' | 'most-room'): string {
-  return `CREATE OR REPLACE PROCEDURE ${name}(IN tid BIGINT, IN start_p INT)
+function policyProcedure(name: string, partitionArg: string, declares: string[], body: string, chosen: string): string {
+  return `CREATE OR REPLACE PROCEDURE ${name}(IN tid BIGINT, IN ${partitionArg} INT)
 MODIFIES SQL DATA
 BEGIN
-  DECLARE n INT DEFAULT 0;
-  DECLARE i INT DEFAULT 0;
-  DECLARE p INT DEFAULT NULL;
-  DECLARE wid BIGINT DEFAULT NULL;
-  DECLARE mem BIGINT DEFAULT NULL;
+${[...declares, 'wid BIGINT DEFAULT NULL', 'mem BIGINT DEFAULT NULL'].map((d) => `  DECLARE ${d};`).join('\n')}
   DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
   SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
   START TRANSACTION;
   SELECT IF(state = 'queued', memory, NULL) INTO mem FROM Task WHERE task_id = tid FOR UPDATE;
   IF mem IS NOT NULL THEN
+${body}
+  END IF;
+  COMMIT;
+  SELECT wid AS worker_id, ${chosen} AS p_key;
+END`;
+}
+
+/**
+ * A policy that scans partitions in turn, starting at start_p, until one has
+ * a worker with room: FIFO takes any, least-loaded the one with most room.
+ */
+function partitionScan(name: string, order: 'any' | 'most-room'): string {
+  return policyProcedure(name, 'start_p', ['n INT DEFAULT 0', 'i INT DEFAULT 0', 'p INT DEFAULT NULL'], `
     SELECT COUNT(*) INTO n FROM Map;
     WHILE wid IS NULL AND i < n DO
       SET p = MOD(start_p + i, n);
@@ -131,57 +141,26 @@ BEGIN
     END WHILE;
     IF wid IS NOT NULL THEN
       CALL sched_assign(tid, wid, p, mem);
-    END IF;
-  END IF;
-  COMMIT;
-  SELECT wid AS worker_id, IF(wid IS NULL, NULL, p) AS p_key;
-END`;
+    END IF;`, 'IF(wid IS NULL, NULL, p)');
 }
 
 /** Locality-aware: only the home partition; otherwise the task waits there, unassigned. */
-const LOCALITY = `CREATE OR REPLACE PROCEDURE sched_locality(IN tid BIGINT, IN hp INT)
-MODIFIES SQL DATA
-BEGIN
-  DECLARE wid BIGINT DEFAULT NULL;
-  DECLARE mem BIGINT DEFAULT NULL;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
-  SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
-  START TRANSACTION;
-  SELECT IF(state = 'queued', memory, NULL) INTO mem FROM Task WHERE task_id = tid FOR UPDATE;
-  IF mem IS NOT NULL THEN
+const LOCALITY = policyProcedure('sched_locality', 'hp', [], `
     ${pickIn('hp', 'any')}
     IF wid IS NOT NULL THEN
       CALL sched_assign(tid, wid, hp, mem);
     ELSE
       UPDATE Task SET p_key = hp WHERE task_id = tid;
-    END IF;
-  END IF;
-  COMMIT;
-  SELECT wid AS worker_id, IF(wid IS NULL, NULL, hp) AS p_key;
-END`;
+    END IF;`, 'IF(wid IS NULL, NULL, hp)');
 
 /** Least-loaded across all partitions: the paper's variant without "p_key = P". */
-const LEAST_LOADED_GLOBAL = `CREATE OR REPLACE PROCEDURE sched_least_loaded_global(IN tid BIGINT, IN unused INT)
-MODIFIES SQL DATA
-BEGIN
-  DECLARE wid BIGINT DEFAULT NULL;
-  DECLARE p INT DEFAULT NULL;
-  DECLARE mem BIGINT DEFAULT NULL;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
-  SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
-  START TRANSACTION;
-  SELECT IF(state = 'queued', memory, NULL) INTO mem FROM Task WHERE task_id = tid FOR UPDATE;
-  IF mem IS NOT NULL THEN
+const LEAST_LOADED_GLOBAL = policyProcedure('sched_least_loaded_global', 'unused', ['p INT DEFAULT NULL'], `
     SELECT worker_id, p_key INTO wid, p FROM Worker FORCE INDEX (free_anywhere)
      WHERE unused_capacity > 0 AND memory_free >= mem
      ORDER BY unused_capacity DESC LIMIT 1 FOR UPDATE SKIP LOCKED;
     IF wid IS NOT NULL THEN
       CALL sched_assign(tid, wid, p, mem);
-    END IF;
-  END IF;
-  COMMIT;
-  SELECT wid AS worker_id, p AS p_key;
-END`;
+    END IF;`, 'p');
 
 /**
  * Cancels every task still waiting on a failed or cancelled prerequisite,

@@ -14,6 +14,13 @@ export class AttrCache {
    * epoch read before the lookup started and ignores the row if it moved.
    */
   private epoch = 0;
+  /**
+   * The epoch at which each path was last dropped, so that a lookup can tell
+   * whether its path changed while it read. Bounded: when it is cleared (or a
+   * whole subtree is dropped), `everythingSince` counts every path as changed.
+   */
+  private droppedAt = new Map<string, number>();
+  private everythingSince = 0;
 
   constructor(private readonly ttlMs: number, private readonly maxEntries = 100_000) {}
 
@@ -57,14 +64,27 @@ export class AttrCache {
     return !!hit && hit.expires >= Date.now() && !!hit.absentXattrs?.has(name);
   }
 
+  /** True if `path` was dropped (a change to it committed) after `readAt` was taken. */
+  changedSince(path: string, readAt: number): boolean {
+    return readAt < this.everythingSince || (this.droppedAt.get(path) ?? -1) > readAt;
+  }
+
   drop(path: string): void {
     this.epoch++;
     this.entries.delete(path);
+    this.droppedAt.set(path, this.epoch);
+    if (this.droppedAt.size > this.maxEntries) this.forgetDrops();
   }
 
   /** Drops `dir` and everything below it. */
   dropBelow(dir: string): void {
     this.epoch++;
     for (const path of this.entries.keys()) if (isWithin(path, dir)) this.entries.delete(path);
+    this.forgetDrops();
+  }
+
+  private forgetDrops(): void {
+    this.droppedAt.clear();
+    this.everythingSince = this.epoch;
   }
 }

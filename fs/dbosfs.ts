@@ -138,11 +138,17 @@ export class DbosFs {
   private async entry(path: string): Promise<Entry> {
     const cached = this.cache.get(path);
     if (cached) return cached;
-    const readAt = this.cache.snapshot();
-    const e = await namespace.lookup(this.db, path);
-    if (!e) throw fsError('ENOENT', path);
-    this.cache.set(e, readAt);
-    return e;
+    for (let reads = 1; ; reads++) {
+      const readAt = this.cache.snapshot();
+      const e = await namespace.lookup(this.db, path);
+      // A change to this path that committed while the row was being read is
+      // newer than the row: read again, or stat would report (and the kernel
+      // keep for a second) what the change replaced. rsync found this.
+      if (reads < 3 && this.cache.changedSince(path, readAt)) continue;
+      if (!e) throw fsError('ENOENT', path);
+      this.cache.set(e, readAt);
+      return e;
+    }
   }
 
   private async maybeEntry(path: string): Promise<Entry | null> {

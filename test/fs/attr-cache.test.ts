@@ -45,4 +45,21 @@ describe('attribute cache', () => {
     cache.markXattrAbsent('/f', 'security.capability', before);
     expect(cache.isXattrAbsent('/f', 'security.capability')).toBe(false);
   });
+
+  it('tells a lookup whether its path changed while it read, also after its records were cleared', () => {
+    const cache = new AttrCache(1000, 2);
+    const readAt = cache.snapshot();
+    cache.drop('/other');
+    expect(cache.changedSince('/d', readAt)).toBe(false);
+    cache.drop('/d');
+    expect(cache.changedSince('/d', readAt)).toBe(true);
+    expect(cache.changedSince('/d', cache.snapshot())).toBe(false);
+    const later = cache.snapshot();
+    cache.drop('/a'); // a third recorded path: the records are cleared, every path counts as changed
+    expect(cache.changedSince('/d', later)).toBe(true);
+    const afterClear = cache.snapshot();
+    cache.dropBelow('/x');
+    expect(cache.changedSince('/d', afterClear)).toBe(true);
+    expect(cache.changedSince('/d', cache.snapshot())).toBe(false);
+  });
 });

@@ -60,6 +60,16 @@ const O_ACCMODE = 3;
 /** Attributes with their own columns, readable and settable as xattrs. */
 export const PLACEMENT_XATTR = 'user.dbos.placement';
 export const BLOCK_SIZE_XATTR = 'user.dbos.block_size';
+/**
+ * File capabilities are not kept: the kernel reads this attribute before every
+ * write, and the FUSE binding answers ENODATA for it without asking the shim.
+ */
+export const CAPABILITY_XATTR = 'security.capability';
+
+/** Names no file has and none may set: POSIX ACLs and file capabilities. */
+function unsupportedXattr(name: string): boolean {
+  return name.startsWith('system.') || name === CAPABILITY_XATTR;
+}
 
 interface Handle {
   file: OpenFile;
@@ -763,6 +773,7 @@ export class DbosFs {
       const e = await this.entry(p);
       if (name === PLACEMENT_XATTR) return Buffer.from(e.placement);
       if (name === BLOCK_SIZE_XATTR) return Buffer.from(String(e.blockSize));
+      if (name === CAPABILITY_XATTR) throw fsError('ENODATA', p);
       if (name.startsWith('system.')) throw fsError('EOPNOTSUPP', p);
       if (this.cache.isXattrAbsent(p, name)) throw fsError('ENODATA', p);
       const readAt = this.cache.snapshot();
@@ -794,7 +805,7 @@ export class DbosFs {
         await this.setLayout(e, name === PLACEMENT_XATTR ? { placement: value.toString() } : { blockSize: value.toString() });
         return;
       }
-      if (name.startsWith('system.')) throw fsError('EOPNOTSUPP', p);
+      if (unsupportedXattr(name)) throw fsError('EOPNOTSUPP', p);
       try {
         if (flags & XATTR_CREATE) await xattrs.insert(this.db, p, name, value);
         else if (flags & XATTR_REPLACE) {
@@ -814,7 +825,7 @@ export class DbosFs {
       const p = this.path(path);
       const e = await this.entry(p);
       if (this.checkPermissions) requireOwner(await this.owned(e), caller);
-      if (name === PLACEMENT_XATTR || name === BLOCK_SIZE_XATTR || name.startsWith('system.')) throw fsError('EOPNOTSUPP', p);
+      if (name === PLACEMENT_XATTR || name === BLOCK_SIZE_XATTR || unsupportedXattr(name)) throw fsError('EOPNOTSUPP', p);
       if (!await xattrs.remove(this.db, p, name)) throw fsError('ENODATA', p);
     });
   }

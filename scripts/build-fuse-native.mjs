@@ -10,7 +10,12 @@
 //   4. it leaves fuse_operations.flag_utime_omit_ok unset, so libfuse drops any
 //      utimensat that sets only one of atime/mtime (tar -x, touch -m).
 // A handle number with bit 30 set asks for direct_io on that open (no page
-// cache): the mailbox files of dbos messaging are queues, not files.
+// cache): the mailbox files of dbos messaging are queues, not files. Bit 29
+// asks the kernel to keep the file's page cache across this open (keep_cache):
+// the shim sets it when nothing changed the file since the kernel cached it.
+// dbos keeps no file capabilities (security.capability), and the kernel asks
+// for that attribute before every write to a FUSE file: the binding answers
+// ENODATA itself instead of a round trip through JavaScript for each write.
 // It also records the calling process's uid, gid and pid (fuse_get_context) at
 // the start of the per-thread struct that JS already sees as a Buffer, so files
 // created through a shared mount get the right owner.
@@ -30,6 +35,8 @@ if (version !== '2.2.6') {
 }
 
 const MARK = '/* dbos: rebuilt against system libfuse2 */';
+/** The edits added after the first release of this script, applied on their own to a tree patched before them. */
+const MARK_SECOND = '/* dbos: keep_cache, no security.capability */';
 
 function edit(text, from, to, what) {
   const count = text.split(from).length - 1;
@@ -73,7 +80,19 @@ if (!c.includes(MARK)) {
     '    l->info->fh = fd;\n',
     '    l->info->fh = fd;\n    if (fd & 0x40000000) l->info->direct_io = 1;\n',
     'direct_io for handles with bit 30 set');
-  writeFileSync(cPath, `${MARK}\n${c}`);
+  c = `${MARK}\n${c}`;
+}
+if (!c.includes(MARK_SECOND)) {
+  c = editBetween(c, 'FUSE_METHOD(open, 2, 1,', 'FUSE_METHOD(opendir',
+    '    l->info->fh = fd;\n',
+    '    l->info->fh = fd & ~0x20000000;\n    if (fd & 0x20000000) l->info->keep_cache = 1;\n',
+    'keep_cache for handles with bit 29 set');
+  c = edit(c, '#include <string.h>\n', '#include <string.h>\n#include <errno.h>\n', 'errno.h');
+  c = edit(c,
+    'FUSE_METHOD(getxattr, 4, 1, (const char *path, const char *name, char *value, size_t size), {\n',
+    'FUSE_METHOD(getxattr, 4, 1, (const char *path, const char *name, char *value, size_t size), {\n  if (strcmp(name, "security.capability") == 0) return -ENODATA;\n',
+    'answer security.capability without JavaScript');
+  writeFileSync(cPath, `${MARK_SECOND}\n${c}`);
 }
 
 const gypPath = join(pkgDir, 'binding.gyp');
@@ -92,7 +111,7 @@ if (!gyp.includes('pkg-config')) {
 }
 
 const built = join(pkgDir, 'build', 'Release', 'fuse.node');
-const stamp = join(pkgDir, 'build', 'dbos-system-libfuse');
+const stamp = join(pkgDir, 'build', 'dbos-system-libfuse-2');
 if (!existsSync(built) || !existsSync(stamp)) {
   const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
   // Build against the headers of the Node.js that runs us (Debian's nodejs

@@ -313,20 +313,28 @@ describe('attributes', () => {
   });
 
   it('answers getxattr of a missing name from the cached entry until a change through it drops the entry', async () => {
-    // The kernel asks for security.capability before every write through FUSE.
     const cached = await DbosFs.open(t.db, { attrTtlMs: 60_000 });
     try {
       await cached.writeFile('/caps', 'x');
-      expect(await errno(cached.getxattr('/caps', 'security.capability'))).toBe('ENODATA');
+      expect(await errno(cached.getxattr('/caps', 'user.asked'))).toBe('ENODATA');
       // Another client sets it behind this one's back: the cached answer stands (as for attributes, within the TTL).
-      await t.db.run("INSERT INTO Xattr (f_name, x_name, x_value) VALUES ('/caps', 'security.capability', 'v')");
-      expect(await errno(cached.getxattr('/caps', 'security.capability'))).toBe('ENODATA');
+      await t.db.run("INSERT INTO Xattr (f_name, x_name, x_value) VALUES ('/caps', 'user.asked', 'v')");
+      expect(await errno(cached.getxattr('/caps', 'user.asked'))).toBe('ENODATA');
       // A change made through this client drops the entry, and the name is read again.
       await cached.setxattr('/caps', 'user.other', Buffer.from('1'));
-      expect((await cached.getxattr('/caps', 'security.capability')).toString()).toBe('v');
+      expect((await cached.getxattr('/caps', 'user.asked')).toString()).toBe('v');
     } finally {
       await cached.close();
     }
+  });
+
+  it('keeps no file capabilities: security.capability is never set and never found', async () => {
+    await fs.writeFile('/nocaps', 'x');
+    expect(await errno(fs.setxattr('/nocaps', 'security.capability', Buffer.from([1, 0, 0, 2])))).toBe('EOPNOTSUPP');
+    expect(await errno(fs.getxattr('/nocaps', 'security.capability'))).toBe('ENODATA');
+    expect(await errno(fs.removexattr('/nocaps', 'security.capability'))).toBe('EOPNOTSUPP');
+    expect(await fs.listxattr('/nocaps')).toEqual([]);
+    expect(await rows('SELECT * FROM Xattr WHERE f_name = ?', ['/nocaps'])).toEqual([]);
   });
 
   it('reports statfs', async () => {

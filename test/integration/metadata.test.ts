@@ -94,6 +94,14 @@ describe('times, modes, owners, xattrs', () => {
     const rows = await m.t.db.rows("SELECT COUNT(*) AS n FROM Parallel_file WHERE f_name = '/par/data' AND block_no >= 0");
     expect(Number(rows[0]!.n)).toBeGreaterThan(0);
   });
+
+  it('keeps no file capabilities: setting one fails plainly, reading finds none, writes go on', async () => {
+    const out = await sh(`cd ${mp} && echo x > capf &&
+      { setfattr -n security.capability -v 0x0100000200000000000000000000000000000000 capf 2>&1 || true; } | sed 's/.*: //' &&
+      { getfattr -n security.capability capf 2>&1 || true; } | sed 's/.*: //' && echo y >> capf && cat capf`);
+    expect(out).toBe('Operation not supported\nNo such attribute\nx\ny\n');
+    expect(await m.t.db.rows("SELECT * FROM Xattr WHERE f_name = '/capf'")).toEqual([]);
+  });
 });
 
 describe('other users on a shared mount', () => {

@@ -635,12 +635,19 @@ export class DbosFs {
   }
 
   read(fd: number, length: number, position: number): Promise<Buffer> {
-    return this.op(undefined, async () => {
-      const h = this.handle(fd);
-      if ((h.flags & O_ACCMODE) === fsc.O_WRONLY) throw fsError('EBADF', h.file.path);
-      if (position < 0 || length < 0) throw fsError('EINVAL', h.file.path);
-      return h.file.read(position, length);
-    });
+    return this.op(undefined, async () => this.readable(fd, position, length).file.read(position, length));
+  }
+
+  /** read(2) into `target` (the FUSE reply buffer): no buffer of its own. Returns the byte count. */
+  readInto(fd: number, target: Buffer, position: number): Promise<number> {
+    return this.op(undefined, async () => this.readable(fd, position, target.length).file.readInto(target, position));
+  }
+
+  private readable(fd: number, position: number, length: number): Handle {
+    const h = this.handle(fd);
+    if ((h.flags & O_ACCMODE) === fsc.O_WRONLY) throw fsError('EBADF', h.file.path);
+    if (position < 0 || length < 0) throw fsError('EINVAL', h.file.path);
+    return h;
   }
 
   write(fd: number, data: Buffer, position: number): Promise<number> {
@@ -916,7 +923,8 @@ export class DbosFs {
   }
 
   /** What is open, dirty and cached, for logs and tests. */
-  stats(): { openFiles: number; handles: number; dirtyBytes: number; cachedBytes: number } {
-    return { openFiles: this.openFiles.size, handles: this.handles.size, dirtyBytes: this.budget.bytes, cachedBytes: this.budget.cachedBytes };
+  stats(): { openFiles: number; handles: number; dirtyBytes: number; cachedBytes: number; fetchedBytes: number } {
+    const b = this.budget;
+    return { openFiles: this.openFiles.size, handles: this.handles.size, dirtyBytes: b.bytes, cachedBytes: b.cachedBytes, fetchedBytes: b.fetchedBytes };
   }
 }

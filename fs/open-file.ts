@@ -35,11 +35,21 @@ export const DEFAULT_LIMITS: WriteBackLimits = {
 export class DirtyBudget {
   bytes = 0;
   cachedBytes = 0;
+  /** Block bytes read from the database so far (a counter, for tests and benchmarks). */
+  fetchedBytes = 0;
   constructor(readonly limits: WriteBackLimits) {}
 }
 
 /** The most a sequential reader fetches ahead in one query. */
 const MAX_READAHEAD = 4 << 20;
+
+/** A range query in flight; `generation` is the file's when it was sent. */
+interface Fetch {
+  from: number;
+  to: number;
+  generation: number;
+  blocks: Promise<Map<number, Buffer>>;
+}
 
 interface DirtyBlock {
   data: Buffer;  // capacity, zero-filled beyond len
@@ -59,8 +69,10 @@ export class OpenFile {
   private cachedBytes = 0;
   /** Bumped by every change, so that a read that raced one does not cache what it fetched. */
   private generation = 0;
-  private nextSequential = -1;
+  /** Where the last read ended (furthest, while reading sequentially). */
+  private readEnd = 0;
   private readahead = 0;
+  private readonly fetches = new Set<Fetch>();
   private pendingTime: Timespec | null = null;
   private dbSize: number;
   private readonly lock = new Mutex();
@@ -95,13 +107,21 @@ export class OpenFile {
   }
 
   async read(pos: number, len: number): Promise<Buffer> {
+    const out = Buffer.allocUnsafe(Math.max(0, Math.min(len, this.size - pos)));
+    return out.subarray(0, await this.readInto(out, pos));
+  }
+
+  /** Reads into `target` (as much as it holds) from `pos`; returns the byte count. */
+  async readInto(target: Buffer, pos: number): Promise<number> {
     const size = this.size;
-    if (pos >= size || len <= 0) return Buffer.alloc(0);
+    const len = target.length;
+    if (pos >= size || len <= 0) return 0;
     const end = Math.min(pos + len, size);
     const bs = this.blockSize;
     const first = Math.floor(pos / bs);
     const last = Math.floor((end - 1) / bs);
     const sources = new Map<number, Buffer>();
+    const waits = new Set<Fetch>();
     let lo = Infinity;
     let hi = -1;
     for (let b = first; b <= last; b++) {
@@ -110,29 +130,84 @@ export class OpenFile {
       if (d) sources.set(b, d.data.subarray(0, d.len));
       else if (c) sources.set(b, c);
       else if (b * bs < this.dbSize) {
-        lo = Math.min(lo, b);
-        hi = Math.max(hi, b);
+        const inFlight = this.fetchCovering(b);
+        if (inFlight) waits.add(inFlight);
+        else {
+          lo = Math.min(lo, b);
+          hi = Math.max(hi, b);
+        }
       }
     }
-    const sequential = pos === this.nextSequential;
-    this.nextSequential = end;
+    // The kernel reads ahead with several requests in flight, which may arrive
+    // out of order: a read that starts at or just behind the furthest end so far is sequential.
+    const sequential = pos <= this.readEnd && pos >= this.readEnd - Math.max(2 * len, this.readahead);
+    this.readEnd = sequential ? Math.max(this.readEnd, end) : end;
     this.readahead = sequential ? Math.min(MAX_READAHEAD, Math.max(2 * len, 2 * this.readahead)) : 0;
+    const lastCommitted = Math.ceil(this.dbSize / bs) - 1;
+    const ahead = sequential ? Math.min(lastCommitted, last + Math.ceil(this.readahead / bs)) : last;
     if (hi >= 0) {
-      const to = sequential ? Math.min(Math.ceil(this.dbSize / bs) - 1, hi + Math.ceil(this.readahead / bs)) : hi;
-      const generation = this.generation;
-      for (const blk of await blocks.readBlocks(this.db, this.loc, lo, to)) {
-        if (blk.no <= hi && !sources.has(blk.no)) sources.set(blk.no, blk.bytes);
-        if (generation === this.generation && !this.dirty.has(blk.no)) this.remember(blk.no, blk.bytes);
+      let to = hi;
+      while (to < ahead && !this.available(to + 1)) to++;
+      waits.add(this.startFetch(lo, to));
+    }
+    else if (sequential) this.prefetch(last + 1, ahead);
+    for (const f of waits) {
+      const got = await f.blocks;
+      for (let b = Math.max(first, f.from); b <= Math.min(last, f.to); b++) {
+        const bytes = got.get(b);
+        if (bytes && !sources.has(b)) sources.set(b, bytes);
       }
     }
-    const out = Buffer.alloc(end - pos);
+    target.fill(0, 0, end - pos); // holes, and blocks shorter than the block size
     for (const [b, src] of sources) {
       const start = b * bs;
       const from = Math.max(pos, start);
       const to = Math.min(end, start + src.length);
-      if (to > from) src.copy(out, from - pos, from - start, to - start);
+      if (to > from) src.copy(target, from - pos, from - start, to - start);
     }
-    return out;
+    return end - pos;
+  }
+
+  /** A fetch in flight, since the last change, that includes block `b`. */
+  private fetchCovering(b: number): Fetch | undefined {
+    for (const f of this.fetches) if (f.generation === this.generation && f.from <= b && b <= f.to) return f;
+    return undefined;
+  }
+
+  /** Blocks from..to in one range query; what arrives is cached unless a change came first. */
+  private startFetch(from: number, to: number): Fetch {
+    const generation = this.generation;
+    const f: Fetch = {
+      from, to, generation,
+      blocks: blocks.readBlocks(this.db, this.loc, from, to).then((rows) => {
+        const got = new Map<number, Buffer>();
+        for (const blk of rows) {
+          got.set(blk.no, blk.bytes);
+          this.budget.fetchedBytes += blk.bytes.length;
+          if (generation === this.generation && !this.dirty.has(blk.no)) this.remember(blk.no, blk.bytes);
+        }
+        return got;
+      }).finally(() => this.fetches.delete(f)),
+    };
+    this.fetches.add(f);
+    return f;
+  }
+
+  /**
+   * A sequential reader that is served from the cache starts the query for the
+   * next window once less than half of the current one is left, so that the
+   * database works while the reader copies.
+   */
+  private prefetch(from: number, to: number): void {
+    let next = from;
+    while (next <= to && this.available(next)) next++;
+    if (next > to || (next - from) * this.blockSize > this.readahead / 2) return;
+    this.startFetch(next, to).blocks.catch(() => undefined); // a failure reaches only the readers waiting for it
+  }
+
+  /** Block `b` is here or on its way. */
+  private available(b: number): boolean {
+    return this.dirty.has(b) || this.cached.has(b) || this.fetchCovering(b) !== undefined;
   }
 
   async write(data: Buffer, pos: number): Promise<number> {
@@ -246,7 +321,8 @@ export class OpenFile {
   dropCache(): void {
     this.generation++;
     for (const b of [...this.cached.keys()]) this.forget(b);
-    this.nextSequential = -1;
+    this.readEnd = 0;
+    this.readahead = 0;
   }
 
   private account(delta: number): void {

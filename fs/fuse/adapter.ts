@@ -64,7 +64,7 @@ export function fuseOps(fs: DbosFs, caller: () => CallerContext, log: Logger, ma
     create: (path: string, mode: number, cb: Cb) => { const c = who(); reply(cb, fs.create(path, mode, fsc.O_CREAT | fsc.O_RDWR, c)); },
     open: (path: string, flags: number, cb: Cb) => { const c = who(); reply(cb, fs.open(path, flags & ~fsc.O_CREAT, 0, c)); },
     read: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
-      replyCount(cb, fs.read(fd, len, pos).then((data) => data.copy(buf, 0, 0, data.length))),
+      replyCount(cb, fs.readInto(fd, buf.subarray(0, len), pos)),
     write: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
       replyCount(cb, fs.write(fd, buf.subarray(0, len), pos)),
     flush: (_path: string, fd: number, cb: Cb) => reply(cb, fs.flush(fd), () => []),

@@ -196,6 +196,40 @@ describe('block cache and read-ahead', () => {
     await fs.release(w);
   });
 
+  it('reads in flight together, as the kernel\'s read-ahead sends them, fetch each block once and get every byte right', async () => {
+    const size = 3 * 1024 * 1024 + 77;
+    const data = pattern(size, 7);
+    await fs.writeFile('/ahead', data);
+    const fd = await fs.open('/ahead', fsc.O_RDONLY);
+    const before = fs.stats().fetchedBytes;
+    const chunk = 128 * 1024;
+    const offsets = Array.from({ length: Math.ceil(size / chunk) }, (_, i) => i * chunk);
+    const got = Buffer.alloc(size);
+    for (let i = 0; i < offsets.length; i += 4) {
+      const batch = offsets.slice(i, i + 4);
+      if (i % 8 === 4) batch.reverse(); // out of order, as several kernel threads may deliver them
+      await Promise.all(batch.map(async (off) => (await fs.read(fd, chunk, off)).copy(got, off)));
+    }
+    expect(got.equals(data)).toBe(true);
+    const fetched = fs.stats().fetchedBytes - before;
+    expect(fetched).toBeGreaterThanOrEqual(size);
+    expect(fetched).toBeLessThan(size * 1.1);
+    await fs.release(fd);
+  });
+
+  it('a block fetched while a write to it commits is not cached over the write', async () => {
+    await fs.writeFile('/racing', pattern(8192, 4));
+    const fd = await fs.open('/racing', RW);
+    const inFlight = fs.read(fd, 4096, 0);  // the query is sent now and answers with the old block
+    await fs.write(fd, Buffer.from('NEW'), 10);
+    await fs.fsync(fd);
+    await inFlight;
+    expect((await fs.read(fd, 3, 10)).toString()).toBe('NEW');
+    await fs.release(fd);
+    const other = await client();
+    expect((await other.readFile('/racing')).subarray(10, 13).toString()).toBe('NEW');
+  });
+
   it('stays within its memory limits however much is read', async () => {
     const small = await client({ writeBack: { cachePerFileBytes: 64 * 1024, cacheTotalBytes: 96 * 1024 } });
     await small.writeFile('/big-read', pattern(1024 * 1024, 9));

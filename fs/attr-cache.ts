@@ -5,13 +5,19 @@
 // attribute cache).
 import { isWithin } from './paths.js';
 import type { Entry } from './sql/namespace.js';
+import { laterOf, type Timespec } from './time.js';
+
+function movedForward(e: Entry, time: Timespec): Entry {
+  return { ...e, mtime: laterOf(e.mtime, time), ctime: laterOf(e.ctime, time) };
+}
 
 export class AttrCache {
-  private entries = new Map<string, { entry: Entry; expires: number; absentXattrs?: Set<string> }>();
+  private readonly entries = new Map<string, { entry: Entry; expires: number; absentXattrs?: Set<string> }>();
   /**
    * Bumped by every invalidation. A lookup that was in flight while a change
    * dropped its path must not put the older row back, so set() takes the
-   * epoch read before the lookup started and ignores the row if it moved.
+   * epoch read before the lookup started and ignores the row if its path
+   * changed since.
    */
   private epoch = 0;
   /**
@@ -20,6 +26,8 @@ export class AttrCache {
    * whole subtree is dropped), `everythingSince` counts every path as changed.
    */
   private droppedAt = new Map<string, number>();
+  /** Directories whose times moved forward, and when: rows read before are patched, not refused. */
+  private touched = new Map<string, { epoch: number; time: Timespec }>();
   private everythingSince = 0;
 
   constructor(private readonly ttlMs: number, private readonly maxEntries = 100_000) {}
@@ -39,14 +47,21 @@ export class AttrCache {
     return this.epoch;
   }
 
-  set(entry: Entry, readAt = this.epoch): void {
-    if (this.ttlMs <= 0 || readAt !== this.epoch) return;
+  /**
+   * Caches a row read since `readAt`, unless its path changed meanwhile.
+   * Returns the row as it stands now: with times that moved forward meanwhile.
+   */
+  set(entry: Entry, readAt = this.epoch): Entry {
+    const touched = this.touched.get(entry.path);
+    if (touched && touched.epoch > readAt) entry = movedForward(entry, touched.time);
+    if (this.ttlMs <= 0 || this.changedSince(entry.path, readAt)) return entry;
     this.entries.delete(entry.path);
     this.entries.set(entry.path, { entry, expires: Date.now() + this.ttlMs });
     if (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
+    return entry;
   }
 
   /**
@@ -56,7 +71,7 @@ export class AttrCache {
    */
   markXattrAbsent(path: string, name: string, readAt: number): void {
     const hit = this.entries.get(path);
-    if (hit && readAt === this.epoch) (hit.absentXattrs ??= new Set()).add(name);
+    if (hit && !this.changedSince(path, readAt)) (hit.absentXattrs ??= new Set()).add(name);
   }
 
   isXattrAbsent(path: string, name: string): boolean {
@@ -76,6 +91,21 @@ export class AttrCache {
     if (this.droppedAt.size > this.maxEntries) this.forgetDrops();
   }
 
+  /**
+   * A directory's coalesced times committed: its row's mtime and ctime moved
+   * forward to `time` (never back). The cached row is patched the same way
+   * instead of dropped, because the kernel stats the directory after every
+   * create or unlink in it; a lookup in flight is patched as it lands.
+   */
+  touchTimes(path: string, time: Timespec): void {
+    this.epoch++;
+    const before = this.touched.get(path);
+    this.touched.set(path, { epoch: this.epoch, time: before ? laterOf(before.time, time) : time });
+    if (this.touched.size > this.maxEntries) this.forgetDrops();
+    const hit = this.entries.get(path);
+    if (hit) hit.entry = movedForward(hit.entry, time);
+  }
+
   /** Drops `dir` and everything below it. */
   dropBelow(dir: string): void {
     this.epoch++;
@@ -85,6 +115,7 @@ export class AttrCache {
 
   private forgetDrops(): void {
     this.droppedAt.clear();
+    this.touched.clear();
     this.everythingSince = this.epoch;
   }
 }

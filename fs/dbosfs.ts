@@ -100,7 +100,7 @@ export class DbosFs {
     this.checkPermissions = opts.checkPermissions ?? true;
     this.cache = new AttrCache(opts.attrTtlMs ?? 1000);
     this.dirTimes = new DirTimes(
-      db, opts.dirTimeDelayMs ?? 50, (e) => this.log('directory times not written yet', e), (dir) => this.cache.drop(dir));
+      db, opts.dirTimeDelayMs ?? 50, (e) => this.log('directory times not written yet', e), (dir, time) => this.cache.touchTimes(dir, time));
     this.budget = new DirtyBudget({ ...DEFAULT_LIMITS, ...opts.writeBack });
     const maxAge = opts.maxDirtyAgeMs ?? 2000;
     this.flusher = setInterval(() => void this.flushAged(maxAge), Math.min(1000, maxAge));
@@ -156,8 +156,7 @@ export class DbosFs {
       // keep for a second) what the change replaced. rsync found this.
       if (reads < 3 && this.cache.changedSince(path, readAt)) continue;
       if (!e) throw fsError('ENOENT', path);
-      this.cache.set(e, readAt);
-      return e;
+      return this.cache.set(e, readAt);
     }
   }
 

@@ -20,12 +20,12 @@ export class DirTimes {
   /** Directories whose times were set explicitly while a flush was in flight. */
   private superseded = new Set<string>();
 
-  /** `onWritten(dir)` runs after a directory's times commit: cached rows of it are stale then. */
+  /** `onWritten(dir, time)` runs after a directory's times commit: cached rows of it are stale then. */
   constructor(
     private readonly db: Db,
     private readonly delayMs: number,
     private readonly onError: (e: unknown) => void,
-    private readonly onWritten: (dir: string) => void = () => undefined,
+    private readonly onWritten: (dir: string, time: Timespec) => void = () => undefined,
   ) {}
 
   touch(dir: string, time: Timespec): void {
@@ -58,7 +58,7 @@ export class DirTimes {
         for (const [dir, time] of batch) {
           try {
             await namespace.touchDirectory(this.db, dir, time);
-            this.onWritten(dir);
+            this.onWritten(dir, time);
           } catch (e) {
             // Retry later, unless utimens has set the times meanwhile.
             if (!this.superseded.has(dir)) this.touch(dir, time);

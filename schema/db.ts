@@ -157,6 +157,10 @@ export class Db implements Queryable {
       // "Affected rows" means rows matched, not rows changed: the filesystem
       // uses it to tell "no such entry" from "nothing to change".
       flags: ['FOUND_ROWS'],
+      // mysql2 captures a stack trace for every statement by default, which
+      // costs more than the rest of a cached FUSE request; errors carry the
+      // server's message and code, and we wrap them where they matter.
+      trace: false,
     });
     // A broken idle connection must not crash the process; the pool drops it.
     this.pool.on('connection', (c) => c.on('error', () => undefined));

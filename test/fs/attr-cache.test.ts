@@ -19,6 +19,32 @@ describe('attribute cache', () => {
     expect(cache.get('/d')?.mtime.sec).toBe(2);
   });
 
+  it('moves a cached directory\'s times forward when its coalesced times commit, never back, also for lookups in flight', () => {
+    const cache = new AttrCache(1000);
+    cache.set(entry('/d', 5));
+    const readAt = cache.snapshot();      // a lookup starts before the times commit
+    cache.touchTimes('/d', { sec: 7, nsec: 1 });
+    expect(cache.get('/d')?.mtime).toEqual({ sec: 7, nsec: 1 });
+    expect(cache.get('/d')?.ctime).toEqual({ sec: 7, nsec: 1 });
+    expect(cache.get('/d')?.atime).toEqual({ sec: 5, nsec: 0 });
+    // Its row, read before the commit, lands patched: the lookup needs no second read.
+    expect(cache.set(entry('/d', 5), readAt).mtime).toEqual({ sec: 7, nsec: 1 });
+    expect(cache.get('/d')?.mtime.sec).toBe(7);
+    expect(cache.changedSince('/d', readAt)).toBe(false);
+    cache.touchTimes('/d', { sec: 6, nsec: 0 }); // GREATEST in the database: an older touch changes nothing
+    expect(cache.get('/d')?.mtime).toEqual({ sec: 7, nsec: 1 });
+    cache.touchTimes('/absent', { sec: 9, nsec: 0 });
+    expect(cache.get('/absent')).toBeUndefined();
+  });
+
+  it('a change to one path does not keep rows of other paths out of the cache', () => {
+    const cache = new AttrCache(1000);
+    const readAt = cache.snapshot();
+    cache.drop('/other');
+    cache.set(entry('/d', 1), readAt);
+    expect(cache.get('/d')?.mtime.sec).toBe(1);
+  });
+
   it('drops whole subtrees and expires entries', async () => {
     const cache = new AttrCache(20);
     for (const p of ['/a', '/a/b', '/ab']) cache.set(entry(p, 1));

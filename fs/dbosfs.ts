@@ -426,16 +426,19 @@ export class DbosFs {
   unlink(path: string, caller = this.caller): Promise<void> {
     return this.op(path, async () => {
       const p = this.path(path);
-      const e = await this.entry(p);
-      if (e.type === 'directory') throw fsError('EISDIR', p);
       const { parent } = splitPath(p);
-      if (this.checkPermissions) requireMayRemove(await this.owned(await this.entry(parent)), await this.owned(e), caller);
+      if (this.checkPermissions) {
+        const e = await this.entry(p);
+        if (e.type === 'directory') throw fsError('EISDIR', p);
+        requireMayRemove(await this.owned(await this.entry(parent)), await this.owned(e), caller);
+      }
       await this.withFile(p, async () => {
-        await this.db.tx(async (t) => {
-          if (!await namespace.remove(t, p)) throw fsError('ENOENT', p);
-          if (e.type === 'file') await blocks.deleteFile(t, { path: p, placement: e.placement });
-          await xattrs.removeAll(t, p);
-        }, { timeoutMs: 600_000 });
+        const removed = await namespace.unlinkEntry(this.db, p);
+        if (removed === null) {
+          this.cache.drop(p);
+          throw fsError('ENOENT', p);
+        }
+        if (removed === 'directory') throw fsError('EISDIR', p);
         this.detach(p);
       });
       this.dirTimes.touch(parent, now());

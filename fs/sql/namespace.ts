@@ -166,6 +166,17 @@ export async function remove(q: Queryable, path: string): Promise<number> {
   return q.run('DELETE FROM Directory WHERE d_name = ? AND content = ?', [parent, name]);
 }
 
+/**
+ * Removes a name that is not a directory, with its blocks and xattrs, in one
+ * transaction (the fs_unlink procedure). Returns the type removed, 'directory'
+ * if the name is a directory (left alone), or null if there is no such name.
+ */
+export async function unlinkEntry(q: Queryable, path: string): Promise<ContentType | null> {
+  const { parent, name } = splitPath(path);
+  const rows = await q.call<{ content_type: ContentType | null }>('CALL fs_unlink(?, ?, ?)', [parent, name, path], { timeoutMs: 600_000 });
+  return rows[0]?.content_type ?? null;
+}
+
 export interface AttrChange {
   perm?: number;
   owner?: string;

@@ -115,6 +115,32 @@ describe('names', () => {
     expect(await errno(fs.readlink('/d/f.txt'))).toBe('EINVAL');
   });
 
+  it('unlink removes the name with its blocks and xattrs in one transaction, for either placement and odd names, as the kernel sends it', async () => {
+    const kernelSide = await DbosFs.open(t.db, { checkPermissions: false }); // as under FUSE: the procedure alone decides
+    try {
+      await fs.mkdir('/ul', 0o755);
+      await fs.mkdir('/ul/par', 0o755);
+      await fs.setxattr('/ul/par', 'user.dbos.placement', Buffer.from('parallel'));
+      const odd = "/ul/it's 100%_\n'x'";
+      for (const p of [odd, '/ul/par/big']) {
+        await fs.writeFile(p, Buffer.alloc(200_000, 7));
+        await fs.setxattr(p, 'user.k', Buffer.from('v'));
+      }
+      await fs.symlink('target', '/ul/link');
+      for (const p of [odd, '/ul/par/big', '/ul/link']) await kernelSide.unlink(p);
+      for (const p of [odd, '/ul/par/big', '/ul/link']) expect(await errno(kernelSide.getattr(p))).toBe('ENOENT');
+      expect(await rows("SELECT content FROM Directory WHERE d_name IN ('/ul', '/ul/par')")).toEqual([{ content: Buffer.from('par') }]);
+      for (const table of ['Localized_file', 'Parallel_file', 'Xattr']) {
+        expect(await rows(`SELECT COUNT(*) AS n FROM ${table} WHERE f_name IN (?, ?)`, [odd, '/ul/par/big'])).toEqual([{ n: 0 }]);
+      }
+      expect(await errno(kernelSide.unlink('/ul/par'))).toBe('EISDIR');
+      expect(await errno(kernelSide.unlink(odd))).toBe('ENOENT');
+      expect((await kernelSide.getattr('/ul/par')).mode & 0o170000).toBe(0o040000);
+    } finally {
+      await kernelSide.close();
+    }
+  });
+
   it('accepts a name of exactly 255 bytes and paths up to 4096 bytes, not beyond', async () => {
     await fs.mkdir('/' + 'n'.repeat(255), 0o755);
     // 15 levels of 255-byte names plus the slashes: 3840 bytes, then up to 4096.

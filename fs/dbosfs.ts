@@ -9,6 +9,7 @@ import { isDuplicateKey } from '../schema/db.js';
 import { readMeta, requireCurrentSchema, DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE } from '../schema/migrations.js';
 import type { Logger } from '../schema/log.js';
 import { AttrCache } from './attr-cache.js';
+import { ContentStamps, sameStamp, stampOf, type ContentStamp } from './content-stamps.js';
 import {
   contentTypeOf, typeBits, PERMISSION_BITS,
   type DirEntry, type Placement, type Stat, type StatFs,
@@ -74,12 +75,19 @@ function unsupportedXattr(name: string): boolean {
 interface Handle {
   file: OpenFile;
   flags: number;
+  /** The client's cache of the file (the kernel's page cache) was current at this open. */
+  cacheValid: boolean;
 }
+
+/** Handles stay below bit 29: the FUSE binding reads bits 29 and 30 of the number it is given as flags. */
+const MAX_HANDLE = 0x1fffffff;
 
 export class DbosFs {
   private readonly cache: AttrCache;
   private readonly dirTimes: DirTimes;
   private readonly openFiles = new Map<string, OpenFile>();
+  /** Versions of closed files' content as the client last saw them. */
+  private readonly stamps = new ContentStamps();
   private readonly handles = new Map<number, Handle>();
   private readonly budget: DirtyBudget;
   private readonly flusher: NodeJS.Timeout;
@@ -441,6 +449,7 @@ export class DbosFs {
         if (removed === 'directory') throw fsError('EISDIR', p);
         this.detach(p);
       });
+      this.stamps.forget(p);
       this.dirTimes.touch(parent, now());
       this.cache.drop(p);
     });
@@ -535,6 +544,8 @@ export class DbosFs {
         this.detach(b);
         for (const f of affected) if (isWithin(f.path, a)) this.rekey(f, rebase(f.path, a, b));
       });
+      this.stamps.forget(a);
+      this.stamps.forget(b);
       this.dirTimes.rename(a, b);
       this.dirTimes.touch(pa, t);
       this.dirTimes.touch(pb, t);
@@ -572,17 +583,48 @@ export class DbosFs {
 
   // ---- file data -------------------------------------------------------------
 
-  private register(e: Entry, flags: number): number {
+  /**
+   * A handle on `e`. `seen` is the committed version the client will hold
+   * from this open on; `cacheValid` says its cache already holds it.
+   */
+  private register(e: Entry, flags: number, seen: ContentStamp | null = null, cacheValid = false): number {
     let f = this.openFiles.get(e.path);
     if (!f) {
       f = new OpenFile(this.db, { path: e.path, placement: e.placement, pKey: e.pKey, owner: e.owner }, e.blockSize, e.size, this.budget, now);
+      f.contentStamp = seen;
       this.openFiles.set(e.path, f);
-    } else f.dropCache(); // close-to-open: this open sees what others committed before it
+    } else if (!cacheValid) {
+      f.dropCache(); // close-to-open: this open sees what others committed before it
+      f.contentStamp = seen;
+    }
     f.refs++;
     const fd = this.nextFd;
-    this.nextFd = this.nextFd >= 0x7ffffff0 ? 1 : this.nextFd + 1;
-    this.handles.set(fd, { file: f, flags });
+    this.nextFd = this.nextFd >= MAX_HANDLE ? 1 : this.nextFd + 1;
+    this.handles.set(fd, { file: f, flags, cacheValid });
     return fd;
+  }
+
+  /**
+   * At open: whether the client's cache of the file still holds what is
+   * committed now (the version it last saw against the committed row, read
+   * afresh), and the version it will hold from now on. A file the client
+   * holds no version of costs no query.
+   */
+  private async clientCache(e: Entry): Promise<{ seen: ContentStamp; valid: boolean }> {
+    const open = this.openFiles.get(e.path);
+    const held = open ? open.contentStamp : this.stamps.get(e.path);
+    if (!held) return { seen: stampOf(e), valid: false };
+    const row = await namespace.lookup(this.db, e.path);
+    if (!row) return { seen: stampOf(e), valid: false };
+    return { seen: stampOf(row), valid: sameStamp(held, stampOf(row)) };
+  }
+
+  /**
+   * True if the client's own cache of the file (under FUSE, the kernel's page
+   * cache) was current when `fd` was opened, so it may keep it (keep_cache).
+   */
+  clientCacheValid(fd: number): boolean {
+    return this.handle(fd).cacheValid;
   }
 
   private handle(fd: number): Handle {
@@ -597,7 +639,7 @@ export class DbosFs {
       const p = this.path(path);
       try {
         const e = await this.createEntry(p, 'file', mode & PERMISSION_BITS, caller);
-        return this.register(e, flags);
+        return this.register(e, flags, stampOf(e));
       } catch (err) {
         if (err instanceof FsError && err.code === 'EEXIST' && !(flags & fsc.O_EXCL)) return this.openPath(p, flags & ~fsc.O_CREAT, caller);
         throw err;
@@ -627,8 +669,10 @@ export class DbosFs {
     } else if (e.type !== 'file') {
       throw fsError('EINVAL', p, `cannot open a ${e.type} here`);
     }
-    const fd = this.register(e, flags);
-    if ((flags & fsc.O_TRUNC) && acc !== fsc.O_RDONLY && e.type === 'file') {
+    const truncating = (flags & fsc.O_TRUNC) !== 0 && acc !== fsc.O_RDONLY && e.type === 'file';
+    const cache = e.type === 'file' && !truncating ? await this.clientCache(e) : { seen: stampOf(e), valid: false };
+    const fd = this.register(e, flags, cache.seen, cache.valid);
+    if (truncating) {
       const f = this.handle(fd).file;
       if (f.size > 0) await f.truncate(0, now());
       this.cache.drop(p);
@@ -731,7 +775,10 @@ export class DbosFs {
   private retireIfClean(f: OpenFile): void {
     if (f.refs > 0 || f.hasDirty) return;
     f.dropCache();
-    if (this.openFiles.get(f.path) === f) this.openFiles.delete(f.path);
+    if (this.openFiles.get(f.path) === f) {
+      this.openFiles.delete(f.path);
+      this.stamps.set(f.path, f.unlinked ? null : f.contentStamp);
+    }
     // The cached row predates this file's writes; the next stat reads the committed one.
     this.cache.drop(f.path);
   }
@@ -747,6 +794,7 @@ export class DbosFs {
       const open = this.openFiles.get(p);
       if (open) await open.truncate(size, now());
       else await truncateCommitted(this.db, { path: p, placement: e.placement, pKey: e.pKey, owner: e.owner }, e.blockSize, e.size, size, now());
+      this.stamps.forget(p);
       this.cache.drop(p);
     });
   }

@@ -11,6 +11,7 @@ import type { Db } from '../schema/db.js';
 import { fsError } from './errors.js';
 import { Mutex } from './mutex.js';
 import * as blocks from './sql/blocks.js';
+import type { ContentStamp } from './content-stamps.js';
 import * as namespace from './sql/namespace.js';
 import type { Timespec } from './time.js';
 
@@ -60,6 +61,12 @@ export class OpenFile {
   refs = 0;
   /** Set when the name was removed while open (library use); writes are then dropped. */
   unlinked = false;
+  /**
+   * The committed version of the content the shim's client may hold (see
+   * content-stamps.ts): set at open, moved by each commit of this file's
+   * writes when nobody else changed the file meanwhile, null when unknown.
+   */
+  contentStamp: ContentStamp | null = null;
   /** When the buffer first became dirty (ms), for the background flusher. */
   dirtySince = 0;
   private dirty = new Map<number, DirtyBlock>();
@@ -349,10 +356,17 @@ export class OpenFile {
       if (len > 0) rows.push({ no, bytes: blk.data.subarray(0, len) });
     }
     const time = this.pendingTime;
+    const seen = this.contentStamp;
+    let onlyOurs = false;
     await this.db.tx(async (t) => {
       await blocks.writeBlocks(t, this.loc, rows, size);
-      if (time) await namespace.setAttrs(t, this.path, { mtime: time, ctime: time });
+      if (!time) return;
+      // Nobody else changed the file since the client saw `seen`: then what the
+      // client holds plus these writes (which went through it) is what commits.
+      onlyOurs = seen !== null && await namespace.setAttrs(t, this.path, { mtime: time, ctime: time }, seen.ctime) > 0;
+      if (!onlyOurs) await namespace.setAttrs(t, this.path, { mtime: time, ctime: time });
     }, { timeoutMs: 60_000 });
+    this.contentStamp = time && onlyOurs ? { ctime: time, size } : null;
     this.dbSize = size;
     this.generation++;
     for (const r of rows) this.remember(r.no, r.bytes);
@@ -372,20 +386,28 @@ export class OpenFile {
     if (size > MAX_FILE_SIZE) throw fsError('EFBIG', this.path);
     await this.lock.run(async () => {
       await this.flushLocked();
-      await truncateCommitted(this.db, this.loc, this.blockSize, this.dbSize, size, time);
+      const onlyOurs = await truncateCommitted(this.db, this.loc, this.blockSize, this.dbSize, size, time, this.contentStamp?.ctime);
       this.size = size;
       this.dbSize = size;
+      this.contentStamp = onlyOurs ? { ctime: time, size } : null;
       // After the commit: a read that fetched blocks before it must not cache them.
       this.dropCache();
     });
   }
 }
 
-/** Truncates a file that has no dirty data here: rows, size row and times in one transaction. */
-export async function truncateCommitted(db: Db, loc: blocks.FileLocation, blockSize: number, oldSize: number, size: number, time: Timespec): Promise<void> {
-  await db.tx(async (t) => {
+/**
+ * Truncates a file that has no dirty data here: rows, size row and times in
+ * one transaction. Returns true if the file's ctime was still `ifCtime`.
+ */
+export async function truncateCommitted(
+  db: Db, loc: blocks.FileLocation, blockSize: number, oldSize: number, size: number, time: Timespec, ifCtime?: Timespec,
+): Promise<boolean> {
+  return db.tx(async (t) => {
     if (size < oldSize) await blocks.cutAt(t, loc, size, blockSize);
     await blocks.writeBlocks(t, loc, [], size);
-    await namespace.setAttrs(t, loc.path, { mtime: time, ctime: time });
+    const unchanged = ifCtime !== undefined && await namespace.setAttrs(t, loc.path, { mtime: time, ctime: time }, ifCtime) > 0;
+    if (!unchanged) await namespace.setAttrs(t, loc.path, { mtime: time, ctime: time });
+    return unchanged;
   }, { timeoutMs: 600_000 });
 }

@@ -7,7 +7,7 @@ import { S_IFDIR, typeBits, type Stat } from '../attrs.js';
 import type { Caller, DbosFs } from '../dbosfs.js';
 import { toFsError } from '../errors.js';
 import { MailboxFiles } from '../../ipc/mailbox-files.js';
-import type { CallerContext, FuseOps, TimeArg } from './native.js';
+import { KEEP_CACHE_HANDLE, type CallerContext, type FuseOps, type TimeArg } from './native.js';
 
 type Cb = (...args: any[]) => void;
 
@@ -62,7 +62,10 @@ export function fuseOps(fs: DbosFs, caller: () => CallerContext, log: Logger, ma
     rmdir: (path: string, cb: Cb) => { const c = who(); reply(cb, fs.rmdir(path, c), () => []); },
     mknod: (path: string, mode: number, dev: number, cb: Cb) => { const c = who(); reply(cb, fs.mknod(path, mode, dev, c), () => []); },
     create: (path: string, mode: number, cb: Cb) => { const c = who(); reply(cb, fs.create(path, mode, fsc.O_CREAT | fsc.O_RDWR, c)); },
-    open: (path: string, flags: number, cb: Cb) => { const c = who(); reply(cb, fs.open(path, flags & ~fsc.O_CREAT, 0, c)); },
+    open: (path: string, flags: number, cb: Cb) => {
+      const c = who();
+      reply(cb, fs.open(path, flags & ~fsc.O_CREAT, 0, c).then((fd) => (fs.clientCacheValid(fd) ? fd | KEEP_CACHE_HANDLE : fd)));
+    },
     read: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
       replyCount(cb, fs.readInto(fd, buf.subarray(0, len), pos)),
     write: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>

@@ -29,6 +29,9 @@ type FuseClass = new (mnt: string, ops: FuseOps, opts: Record<string, unknown>) 
 
 const Fuse: FuseClass & Record<string, unknown> = require('fuse-native');
 
+/** A handle number with this bit set tells the binding to let the kernel keep the file's page cache (keep_cache). */
+export const KEEP_CACHE_HANDLE = 0x20000000;
+
 const UTIME_NOW = (1 << 30) - 1;
 const UTIME_OMIT = (1 << 30) - 2;
 

@@ -189,8 +189,11 @@ export interface AttrChange {
   blockSize?: number;
 }
 
-/** Updates the given attributes of one entry; returns the rows changed (0 if gone). */
-export async function setAttrs(q: Queryable, path: string, c: AttrChange): Promise<number> {
+/**
+ * Updates the given attributes of one entry; returns the rows changed (0 if
+ * gone, or if `ifCtime` is given and the entry's ctime is no longer that).
+ */
+export async function setAttrs(q: Queryable, path: string, c: AttrChange, ifCtime?: Timespec): Promise<number> {
   const sets: string[] = [];
   const params: Param[] = [];
   const add = (column: string, value: Param) => { sets.push(`${column} = ?`); params.push(value); };
@@ -205,7 +208,8 @@ export async function setAttrs(q: Queryable, path: string, c: AttrChange): Promi
   if (c.blockSize !== undefined) add('block_size', c.blockSize);
   if (sets.length === 0) return 1;
   const { parent, name } = splitPath(path);
-  return q.run(`UPDATE Directory SET ${sets.join(', ')} WHERE d_name = ? AND content = ?`, [...params, parent, name]);
+  if (ifCtime === undefined) return q.run(`UPDATE Directory SET ${sets.join(', ')} WHERE d_name = ? AND content = ?`, [...params, parent, name]);
+  return q.run(`UPDATE Directory SET ${sets.join(', ')} WHERE d_name = ? AND content = ? AND ctime = ?`, [...params, parent, name, toDecimal(ifCtime)]);
 }
 
 /** Moves a directory's times forward (never back) and adjusts its link count. */

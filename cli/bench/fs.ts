@@ -18,6 +18,7 @@ import { connect, resolveTarget } from '../target.js';
 const C_SOURCES = {
   creates: fileURLToPath(new URL('../../../fs/bench/c/creates.c', import.meta.url)),
   ownerSizes: fileURLToPath(new URL('../../../fs/bench/c/owner_sizes.c', import.meta.url)),
+  randBlocks: fileURLToPath(new URL('../../../fs/bench/c/randblocks.c', import.meta.url)),
 };
 
 /** The paper's scale; --quick and the flags scale it down. */
@@ -157,7 +158,7 @@ function fusePeaks(r: FsBenchResults): number[] {
 
 export function fsMarkdown(machine: Machine, p: FsBenchParams, r: FsBenchResults): string {
   const out = ['# dbos bench fs', '', machineMarkdown(machine), '', `Parameters: ${JSON.stringify(p)}.`, '',
-    'Targets: ext4 (a loop-mounted image), bindfs over that ext4 (FUSE passthrough in C), dbos through its FUSE mount, dbos through the POSIX shim in the benchmark process (its RSS is the whole process). The page cache is emptied before every read phase. The fio command lines are in results.json.', '',
+    'Targets: ext4 (a loop-mounted image), bindfs over that ext4 (FUSE passthrough in C), dbos through its FUSE mount, dbos through the POSIX shim in the benchmark process (its RSS is the whole process). The page cache is emptied before every read phase. The command lines (fio, and the C programs for Figure 10 and Table 1) are in results.json.', '',
     '## Targets', '', mdTable(['target', 'measured', 'met'], targetRows(r)), ''];
   if (r.fig10a) out.push('## Figure 10a: 20 random 2 KiB blocks per open (half reads, half writes)', '', rateTable(r.fig10a), '');
   if (r.fig10b) out.push('## Figure 10b: every block in another file', '', rateTable(r.fig10b), '');

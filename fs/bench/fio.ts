@@ -41,14 +41,6 @@ export async function fio(dir: string, name: string, options: Record<string, str
   };
 }
 
-/** Figure 10: `clients` jobs, each over its own files, switching to a random file every `blocksPerOpen` I/Os, one open at a time. */
-export function randomBlocksJob(o: { clients: number; filesPerClient: number; fileBytes: number; blockBytes: number; blocksPerOpen: number; seconds: number }) {
-  return {
-    numjobs: o.clients, nrfiles: o.filesPerClient, filesize: o.fileBytes, bs: o.blockBytes, rw: 'randrw', rwmixread: 50,
-    file_service_type: `random:${o.blocksPerOpen}`, openfiles: 1, time_based: 1, runtime: o.seconds, ioengine: 'psync',
-  };
-}
-
 /** Sequential streams, one file per client; writes end with fsync so that they count what reached the filesystem. */
 export function streamJob(o: { clients: number; fileBytes: number; ioBytes: number; phase: 'write' | 'read' }) {
   return {

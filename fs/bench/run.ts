@@ -10,7 +10,7 @@ import { BLOCK_SIZE_XATTR, PLACEMENT_XATTR } from '../dbosfs.js';
 import {
   buildDbosTree, buildExt4Tree, expectedTotals, FIND_PIPELINE, linesOfCode, MIN_SIZE, OWNER_SQL, timeScan, timeSql, type Timed,
 } from './analytics.js';
-import { fio, randomBlocksJob, streamJob } from './fio.js';
+import { fio, streamJob } from './fio.js';
 import { createDelete, layoutRandomBlocks, randomBlocks, streams, type LatencyResult } from './shim-workloads.js';
 import { openTargets, peakRss, type MountedTarget, type TargetName, type Targets } from './targets.js';
 
@@ -53,7 +53,8 @@ export interface FsBenchResults {
     files: number; minSize: number; sql: string; find: string; linesOfCode: { sql: number; c: number; find: number };
     dbosSql: Timed; ext4C: Timed; ext4Find: Timed;
   };
-  fioCommands: string[];
+  /** Every fio and C workload command line, as run. */
+  commands: string[];
   /** Experiments that failed, with the error. */
   errors?: Record<string, string>;
 }
@@ -66,7 +67,7 @@ export interface RunOptions {
   db: Db;
   /** The CLI entry point, to mount dbos. */
   cli: string;
-  cSources: { creates: string; ownerSizes: string };
+  cSources: { creates: string; ownerSizes: string; randBlocks: string };
   log: (m: string) => void;
 }
 
@@ -78,14 +79,16 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
   mkdirSync(bin, { recursive: true });
   const creates = join(bin, 'creates');
   const ownerSizes = join(bin, 'owner_sizes');
+  const randBlocks = join(bin, 'randblocks');
   execFileSync('gcc', ['-O2', '-pthread', '-o', creates, o.cSources.creates]);
+  execFileSync('gcc', ['-O2', '-pthread', '-o', randBlocks, o.cSources.randBlocks]);
   execFileSync('gcc', ['-O2', '-o', ownerSizes, o.cSources.ownerSizes]);
 
   // ext4 and bindfs both write into the image: every experiment's files, twice, plus Table 2's tree once.
   const perTarget = p.clients * p.filesPerClient * p.fileBytes + p.parallelClients.reduce((a, b) => a + b, 0) * p.parallelFileBytes + p.seqBytes;
   const gib = Math.ceil((2 * perTarget + p.analyticsFiles * 16384) / 2 ** 30 * 1.2) + 2;
   const t = await openTargets({ workDir: o.workDir, imageGiB: gib, ext4Dir: o.ext4Dir, dbTarget: o.dbTarget, db: o.db, log: o.log }, o.cli);
-  const res: FsBenchResults = { fioCommands: [] };
+  const res: FsBenchResults = { commands: [] };
   const has = (e: Experiment) => p.experiments.includes(e);
   try {
     const measure: MeasureFn = async (who, f) => {
@@ -105,8 +108,13 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
     };
     const runFio = async (dir: string, name: string, job: Record<string, string | number>) => {
       const r = await fio(dir, name, job);
-      res.fioCommands.push(r.args.join(' '));
+      res.commands.push(r.args.join(' '));
       return r;
+    };
+    /** The Figure 10 loop on a mounted target (fs/bench/c/randblocks.c). */
+    const runRandBlocks = (args: string[]) => {
+      res.commands.push([randBlocks, ...args].join(' '));
+      return JSON.parse(execFileSync(randBlocks, args, { encoding: 'utf8', maxBuffer: 1 << 20 })) as { ops: number; seconds: number; median_us: number; p99_us: number };
     };
 
     await attempt(has('fig10a') || has('fig10b'), 'fig10', async () => {
@@ -116,10 +124,18 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
         const out: PerTarget<Rate> = {};
         for (const m of t.mounted) {
           o.log(`${key}: ${m.name}`);
-          mkdirSync(join(m.dir, 'fig10'), { recursive: true });
-          // Both figures use the same files: fio lays them out once.
-          const job = { ...randomBlocksJob({ ...shape, blocksPerOpen }), filename_format: 'fig10.$jobnum.$filenum' };
-          out[m.name] = await measure(daemonOf(m), async () => rateOf(await runFio(join(m.dir, 'fig10'), key, job)));
+          const dir = join(m.dir, 'fig10');
+          const files = [dir, String(p.clients), String(p.filesPerClient), String(p.fileBytes)];
+          // Both figures use the same files, laid out once.
+          if (key === 'fig10a' || !has('fig10a')) {
+            mkdirSync(dir, { recursive: true });
+            runRandBlocks([...files, 'layout']);
+          }
+          t.dropCaches();
+          out[m.name] = await measure(daemonOf(m), async () => {
+            const r = runRandBlocks([...files, String(p.blockBytes), String(blocksPerOpen), String(p.seconds)]);
+            return { opsPerSecond: r.ops / r.seconds, medianUs: r.median_us, p99Us: r.p99_us, seconds: r.seconds };
+          });
         }
         o.log(`${key}: dbos-shim`);
         const sopts = { ...shape, dir: '/shim/fig10', blocksPerOpen };

@@ -17,6 +17,7 @@ describe('dbos bench fs', () => {
       expect(r.code, r.stderr).toBe(0);
       type Rate = { opsPerSecond: number; peakRssBytes: number | null };
       const { results } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { results: Record<string, Record<string, unknown>> & {
+        commands: string[];
         table2: { dbosSql: { agrees: boolean; warmMs: number }; ext4C: { agrees: boolean }; ext4Find: { agrees: boolean } };
       } };
       for (const experiment of ['fig10a', 'fig10b', 'creates', 'deletes', 'durableCreates']) {
@@ -34,6 +35,10 @@ describe('dbos bench fs', () => {
         for (const q of rows) expect(Math.min(q.write.mibPerSecond, q.read.mibPerSecond)).toBeGreaterThan(0);
         const seq = results.seq![target] as { write: { mibPerSecond: number }; read: { mibPerSecond: number } };
         expect(Math.min(seq.write.mibPerSecond, seq.read.mibPerSecond)).toBeGreaterThan(0);
+      }
+      // Figure 10 on the mounted targets opens a file per 20 blocks (10a) and per block (10b): the C loop, not fio.
+      for (const perOpen of ['20', '1']) {
+        expect(results.commands.filter((c) => / 2048 (\d+) 0\.5$/.exec(c)?.[1] === perOpen && c.includes('/randblocks '))).toHaveLength(3);
       }
       expect([results.table2.dbosSql.agrees, results.table2.ext4C.agrees, results.table2.ext4Find.agrees]).toEqual([true, true, true]);
       const md = readFileSync(join(out, 'results.md'), 'utf8');

@@ -44,6 +44,14 @@ export class DirtyBudget {
 /** The most a sequential reader fetches ahead in one query. */
 const MAX_READAHEAD = 4 << 20;
 
+/**
+ * A file this small is fetched whole at its second miss in the cache: random
+ * reads and writes in it would otherwise cost a query per block. Not at the
+ * first, because a reader of one block (an open, one read, a close) would pay
+ * for the whole file.
+ */
+const WHOLE_FILE_BYTES = 1 << 20;
+
 /** A range query in flight; `generation` is the file's when it was sent. */
 interface Fetch {
   from: number;
@@ -80,6 +88,8 @@ export class OpenFile {
   private readEnd = 0;
   private readahead = 0;
   private readonly fetches = new Set<Fetch>();
+  /** Queries sent for blocks not in the cache since the cache was last dropped. */
+  private misses = 0;
   private pendingTime: Timespec | null = null;
   private dbSize: number;
   private readonly lock = new Mutex();
@@ -153,9 +163,9 @@ export class OpenFile {
     const lastCommitted = Math.ceil(this.dbSize / bs) - 1;
     const ahead = sequential ? Math.min(lastCommitted, last + Math.ceil(this.readahead / bs)) : last;
     if (hi >= 0) {
-      let to = hi;
+      let [from, to] = this.missingAround(lo, hi);
       while (to < ahead && !this.available(to + 1)) to++;
-      waits.add(this.startFetch(lo, to));
+      waits.add(this.startFetch(from, to));
     }
     else if (sequential) this.prefetch(last + 1, ahead);
     for (const f of waits) {
@@ -212,6 +222,16 @@ export class OpenFile {
     this.startFetch(next, to).blocks.catch(() => undefined); // a failure reaches only the readers waiting for it
   }
 
+  /** The blocks to fetch for the missing lo..hi: from the second miss on, of a small file, every block around them that is missing too. */
+  private missingAround(lo: number, hi: number): [number, number] {
+    this.misses++;
+    if (this.dbSize > WHOLE_FILE_BYTES || this.misses < 2) return [lo, hi];
+    const lastCommitted = Math.ceil(this.dbSize / this.blockSize) - 1;
+    while (lo > 0 && !this.available(lo - 1)) lo--;
+    while (hi < lastCommitted && !this.available(hi + 1)) hi++;
+    return [lo, hi];
+  }
+
   /** Block `b` is here or on its way. */
   private available(b: number): boolean {
     return this.dirty.has(b) || this.cached.has(b) || this.fetchCovering(b) !== undefined;
@@ -249,11 +269,14 @@ export class OpenFile {
     });
   }
 
-  /** Committed content of the blocks a write only partly covers (one range query). */
+  /** Committed content of the blocks a write only partly covers (one range query, shared with reads in flight). */
   private async committedBlocksUnder(first: number, last: number, pos: number, end: number): Promise<Map<number, Buffer>> {
     const bs = this.blockSize;
     const needed: number[] = [];
     const out = new Map<number, Buffer>();
+    const waits = new Set<Fetch>();
+    let lo = Infinity;
+    let hi = -1;
     for (const b of new Set([first, last])) {
       if (this.dirty.has(b)) continue;
       const c = this.cachedBlock(b);
@@ -266,10 +289,20 @@ export class OpenFile {
       if (committed === 0) continue;
       if (pos <= start && end >= start + committed) continue;  // fully overwritten
       needed.push(b);
+      const inFlight = this.fetchCovering(b);
+      if (inFlight) waits.add(inFlight);
+      else {
+        lo = Math.min(lo, b);
+        hi = Math.max(hi, b);
+      }
     }
-    if (needed.length === 0) return out;
-    for (const blk of await blocks.readBlocks(this.db, this.loc, Math.min(...needed), Math.max(...needed))) {
-      if (needed.includes(blk.no)) out.set(blk.no, blk.bytes);
+    if (hi >= 0) waits.add(this.startFetch(...this.missingAround(lo, hi)));
+    for (const f of waits) {
+      const got = await f.blocks;
+      for (const b of needed) {
+        const bytes = got.get(b);
+        if (bytes && !out.has(b)) out.set(b, bytes);
+      }
     }
     return out;
   }
@@ -330,6 +363,7 @@ export class OpenFile {
     for (const b of [...this.cached.keys()]) this.forget(b);
     this.readEnd = 0;
     this.readahead = 0;
+    this.misses = 0;
   }
 
   private account(delta: number): void {

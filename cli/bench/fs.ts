@@ -10,7 +10,7 @@ import { EXPERIMENTS, runFsBench, type Experiment, type FsBenchParams, type FsBe
 import { TARGET_NAMES, type TargetName } from '../../fs/bench/targets.js';
 import { barChart, lineChart } from './chart.js';
 import { describeMachine, machineMarkdown, mdTable, openReport, type Machine } from './report.js';
-import { CLI_ENTRY, scratchDatabase } from './scratch.js';
+import { CLI_ENTRY, dropScratchDatabase, scratchDatabase } from './scratch.js';
 import { CliError } from '../errors.js';
 import { listOf, parseSize, positiveSeconds, wholeNumber } from '../units.js';
 import { connect, resolveTarget } from '../target.js';
@@ -87,7 +87,7 @@ export function registerFsBench(bench: Command): void {
         } finally {
           await db.close();
         }
-        await admin.text('DROP DATABASE IF EXISTS dbos_bench_fs');
+        await dropScratchDatabase(admin, 'dbos_bench_fs');
       } finally {
         rmSync(workDir, { recursive: true, force: true });
         await admin.close();

@@ -10,7 +10,7 @@ import { serverStatus } from '../../schema/server.js';
 import { runIpcBench, type Cell, type IdleResult } from '../../ipc/bench/run.js';
 import { lineChart } from './chart.js';
 import { describeMachine, machineMarkdown, mdTable, openReport } from './report.js';
-import { CLI_ENTRY, scratchDatabase } from './scratch.js';
+import { CLI_ENTRY, dropScratchDatabase, scratchDatabase } from './scratch.js';
 import { listOf, parseSize, positiveSeconds, wholeNumber } from '../units.js';
 import { connect, resolveTarget } from '../target.js';
 
@@ -49,7 +49,7 @@ export function registerIpcBench(bench: Command): void {
           serverPid: r.private ? serverStatus(r.home).pid : undefined,
           ...p, log: (m) => console.log(m),
         });
-        await admin.text('DROP DATABASE IF EXISTS dbos_bench_ipc');
+        await dropScratchDatabase(admin, 'dbos_bench_ipc');
         const results = { kind: 'ipc', machine, parameters: p, cells, idle };
         report.write('results.json', JSON.stringify(results, null, 2) + '\n');
         writeIpcCharts(report.write, cells, p.sizes[0]!);

@@ -10,7 +10,7 @@ import { SCHEDULER_PARAMETERS, Slurm, type SlurmLatency, type SlurmResult, type 
 import { singleRowCeiling, syntheticScheduling, type PolicyCurve } from '../../sched/bench/synthetic.js';
 import { barChart, lineChart } from './chart.js';
 import { describeMachine, machineMarkdown, mdTable, openReport } from './report.js';
-import { CLI_ENTRY, scratchDatabase } from './scratch.js';
+import { CLI_ENTRY, dropScratchDatabase, scratchDatabase } from './scratch.js';
 import { connect, resolveTarget } from '../target.js';
 
 export function registerSchedBench(bench: Command): void {
@@ -88,7 +88,7 @@ export function registerSchedBench(bench: Command): void {
           }
         }
         await db.close();
-        await admin.text('DROP DATABASE IF EXISTS dbos_bench_sched');
+        await dropScratchDatabase(admin, 'dbos_bench_sched');
 
         const results = { kind: 'sched', machine, parameters: p, ceiling, synthetic: curves, e2e, slurm };
         report.write('results.json', JSON.stringify(results, null, 2) + '\n');

@@ -217,6 +217,33 @@ describe('block cache and read-ahead', () => {
     await fs.release(fd);
   });
 
+  it('a small file is fetched whole at its second miss: random reads and partial writes in it cost two queries', async () => {
+    const size = 64 * 1024 + 100;                   // 17 blocks of 4 KiB
+    const data = pattern(size, 8);
+    await fs.writeFile('/small', data);
+    const fd = await fs.open('/small', RW);
+    const before = fs.stats().fetchedBytes;
+    const expected = Buffer.from(data);
+    for (let i = 0; i < 40; i++) {
+      const off = (i * 7919) % (size - 100);
+      if (i % 2) {
+        expect((await fs.read(fd, 100, off)).equals(expected.subarray(off, off + 100))).toBe(true);
+      } else {
+        await fs.write(fd, Buffer.from('w' + i), off);
+        expected.write('w' + i, off);
+      }
+    }
+    // The first miss fetched one block, the second the rest.
+    expect(fs.stats().fetchedBytes - before).toBe(size);
+    await fs.release(fd);
+    expect((await fs.readFile('/small')).equals(expected)).toBe(true);
+    const one = await fs.open('/small', fsc.O_RDONLY);
+    const again = fs.stats().fetchedBytes;
+    await fs.read(one, 10, 20_000);
+    expect(fs.stats().fetchedBytes - again).toBe(4096); // one read after an open: its block only
+    await fs.release(one);
+  });
+
   it('a block fetched while a write to it commits is not cached over the write', async () => {
     await fs.writeFile('/racing', pattern(8192, 4));
     const fd = await fs.open('/racing', RW);

@@ -158,7 +158,7 @@ function fusePeaks(r: FsBenchResults): number[] {
 
 export function fsMarkdown(machine: Machine, p: FsBenchParams, r: FsBenchResults): string {
   const out = ['# dbos bench fs', '', machineMarkdown(machine), '', `Parameters: ${JSON.stringify(p)}.`, '',
-    'Targets: ext4 (a loop-mounted image), bindfs over that ext4 (FUSE passthrough in C), dbos through its FUSE mount, dbos through the POSIX shim in the benchmark process (its RSS is the whole process). The page cache is emptied before every read phase. The command lines (fio, and the C programs for Figure 10 and Table 1) are in results.json.', '',
+    'Targets: ext4 (a loop-mounted image), bindfs over that ext4 (FUSE passthrough in C), dbos through its FUSE mount, dbos through the POSIX shim in the benchmark process (its RSS is the whole process). Figure 10 runs warm on every target (the files were just written); the page cache is emptied before every other read phase (MariaDB\'s buffer pool is not). The command lines (fio, and the C programs for Figure 10 and Table 1) are in results.json.', '',
     '## Targets', '', mdTable(['target', 'measured', 'met'], targetRows(r)), ''];
   if (r.fig10a) out.push('## Figure 10a: 20 random 2 KiB blocks per open (half reads, half writes)', '', rateTable(r.fig10a), '');
   if (r.fig10b) out.push('## Figure 10b: every block in another file', '', rateTable(r.fig10b), '');

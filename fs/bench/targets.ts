@@ -119,6 +119,9 @@ export async function openTargets(o: TargetOptions, cli: string): Promise<Target
       ],
       shim,
       dropCaches() {
+        // Twice: the first sync writes ext4 into its loop device, which leaves
+        // the image file's own pages dirty (and dirty pages are not dropped).
+        spawnSync('sync');
         spawnSync('sync');
         try {
           writeFileSync('/proc/sys/vm/drop_caches', '3');

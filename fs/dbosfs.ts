@@ -590,7 +590,8 @@ export class DbosFs {
   private register(e: Entry, flags: number, seen: ContentStamp | null = null, cacheValid = false): number {
     let f = this.openFiles.get(e.path);
     if (!f) {
-      f = new OpenFile(this.db, { path: e.path, placement: e.placement, pKey: e.pKey, owner: e.owner }, e.blockSize, e.size, this.budget, now);
+      f = new OpenFile(this.db, { path: e.path, placement: e.placement, pKey: e.pKey, owner: e.owner }, e.blockSize, e.size, this.budget, now,
+        (path) => this.cache.drop(path));
       f.contentStamp = seen;
       this.openFiles.set(e.path, f);
     } else if (!cacheValid) {

@@ -101,6 +101,8 @@ export class OpenFile {
     public size: number,
     private readonly budget: DirtyBudget,
     private readonly clock: () => Timespec,
+    /** Told after each commit of this file's data, size or times: rows cached elsewhere are stale then. */
+    private readonly onCommit: (path: string) => void = () => undefined,
   ) {
     this.dbSize = size;
   }
@@ -401,6 +403,7 @@ export class OpenFile {
       if (!onlyOurs) await namespace.setAttrs(t, this.path, { mtime: time, ctime: time });
     }, { timeoutMs: 60_000 });
     this.contentStamp = time && onlyOurs ? { ctime: time, size } : null;
+    this.onCommit(this.path);
     this.dbSize = size;
     this.generation++;
     for (const r of rows) this.remember(r.no, r.bytes);
@@ -424,6 +427,7 @@ export class OpenFile {
       this.size = size;
       this.dbSize = size;
       this.contentStamp = onlyOurs ? { ctime: time, size } : null;
+      this.onCommit(this.path);
       // After the commit: a read that fetched blocks before it must not cache them.
       this.dropCache();
     });

@@ -100,6 +100,20 @@ describe('write-back buffer', () => {
     await expect(fs.getattr('/gone')).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('stat of an open file shows the new mtime after fsync commits it, not the one from before the write', async () => {
+    await fs.writeFile('/mtime-open', 'x');
+    const before = (await fs.getattr('/mtime-open')).mtime; // cached now
+    await new Promise((r) => setTimeout(r, 5));
+    const fd = await fs.open('/mtime-open', RW);
+    await fs.write(fd, Buffer.from('y'), 0);
+    const pending = (await fs.getattr('/mtime-open')).mtime;
+    expect(pending.sec * 1e9 + pending.nsec).toBeGreaterThan(before.sec * 1e9 + before.nsec);
+    await fs.fsync(fd);
+    expect((await fs.getattr('/mtime-open')).mtime).toEqual(pending);
+    await fs.release(fd);
+    expect((await fs.getattr('/mtime-open')).mtime).toEqual(pending);
+  });
+
   it('loses unflushed writes in a crash, keeps fsynced ones', async () => {
     const db = new Db(t.target);
     const crashy = await DbosFs.open(db, { maxDirtyAgeMs: 60_000 });

@@ -208,6 +208,10 @@ export class OpenFile {
         return got;
       }).finally(() => this.fetches.delete(f)),
     };
+    // A failure reaches the readers that wait for these blocks; a reader that
+    // gave up on an earlier fetch, or a prefetch nobody waits for, must not
+    // leave it unhandled (that would end the process).
+    f.blocks.catch(() => undefined);
     this.fetches.add(f);
     return f;
   }
@@ -221,7 +225,7 @@ export class OpenFile {
     let next = from;
     while (next <= to && this.available(next)) next++;
     if (next > to || (next - from) * this.blockSize > this.readahead / 2) return;
-    this.startFetch(next, to).blocks.catch(() => undefined); // a failure reaches only the readers waiting for it
+    this.startFetch(next, to);
   }
 
   /** The blocks to fetch for the missing lo..hi: from the second miss on, of a small file, every block around them that is missing too. */

@@ -271,6 +271,20 @@ describe('block cache and read-ahead', () => {
     expect((await other.readFile('/racing')).subarray(10, 13).toString()).toBe('NEW');
   });
 
+  it('reads that fail together (the database gone) each fail with EIO, and leave no rejection unhandled', async () => {
+    const db = new Db(t.target);
+    const c = await DbosFs.open(db, { attrTtlMs: 0 });
+    await c.writeFile('/gone', pattern(2 * 1024 * 1024, 3)); // past the size fetched whole
+    const fd = await c.open('/gone', fsc.O_RDONLY);
+    await db.close();
+    // The second read waits for the first's query, then for its own (blocks 25 on):
+    // when the first fails, nobody else waits for the second's.
+    const results = await Promise.allSettled([c.read(fd, 4096, 100_000), c.read(fd, 8192, 100_000)]);
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok'))).toEqual(['EIO', 'EIO']);
+    await new Promise((r) => setTimeout(r, 50)); // an unhandled rejection would fail the run here
+    await c.close().catch(() => undefined);
+  });
+
   it('stays within its memory limits however much is read', async () => {
     const small = await client({ writeBack: { cachePerFileBytes: 64 * 1024, cacheTotalBytes: 96 * 1024 } });
     await small.writeFile('/big-read', pattern(1024 * 1024, 9));

@@ -112,6 +112,11 @@ async function runDaemon(mountpoint: string, r: ReturnType<typeof resolveTarget>
     throw e;
   }
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void serving.stop(sig));
+  // A rejection nobody handled is a bug, but ending the daemon would unmount
+  // the filesystem under its users and lose buffered writes: log it loudly.
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection (a bug in dbos); the mount goes on');
+  });
   if (child && process.send) {
     process.send({ ready: true });
     process.disconnect?.();

@@ -160,7 +160,7 @@ export function fsMarkdown(machine: Machine, p: FsBenchParams, r: FsBenchResults
   const out = ['# dbos bench fs', '', machineMarkdown(machine), '', `Parameters: ${JSON.stringify(p)}.`, '',
     'Targets: ext4 (a loop-mounted image), bindfs over that ext4 (FUSE passthrough in C), dbos through its FUSE mount, dbos through the POSIX shim in the benchmark process (its RSS is the whole process). Figure 10 runs warm on every target (the files were just written); the page cache is emptied before every other read phase (MariaDB\'s buffer pool is not). The command lines (fio, and the C programs for Figure 10 and Table 1) are in results.json.', '',
     '## Targets', '', mdTable(['target', 'measured', 'met'], targetRows(r)), ''];
-  if (r.fig10a) out.push('## Figure 10a: 20 random 2 KiB blocks per open (half reads, half writes)', '', rateTable(r.fig10a), '');
+  if (r.fig10a) out.push('## Figure 10a: 20 random 2 KiB blocks per open (half reads, half writes; dbos files have 2 KiB blocks, as in the paper)', '', rateTable(r.fig10a), '');
   if (r.fig10b) out.push('## Figure 10b: every block in another file', '', rateTable(r.fig10b), '');
   if (r.creates && r.deletes) {
     out.push(`## Table 1: creates and deletes, ${p.createThreads} threads × ${p.createsPerThread} files`, '', '### Creates', '', rateTable(r.creates, true), '', '### Deletes', '', rateTable(r.deletes, true), '');

@@ -49,9 +49,8 @@ export interface RandomBlocksOptions {
   seconds: number;
 }
 
-/** Lays out each client's files (not timed). */
+/** Lays out each client's files (not timed) in `o.dir`, which must exist. */
 export async function layoutRandomBlocks(fs: DbosFs, o: RandomBlocksOptions): Promise<void> {
-  await fs.mkdir(o.dir, 0o755);
   const data = Buffer.alloc(CHUNK, 0x5a);
   await Promise.all(Array.from({ length: o.clients }, async (_, c) => {
     for (let f = 0; f < o.filesPerClient; f++) await writeWhole(fs, `${o.dir}/c${c}.f${f}`, o.fileBytes, CHUNK, data);

@@ -675,8 +675,7 @@ export class DbosFs {
     const fd = this.register(e, flags, cache.seen, cache.valid);
     if (truncating) {
       const f = this.handle(fd).file;
-      if (f.size > 0) await f.truncate(0, now());
-      this.cache.drop(p);
+      if (f.size > 0) await f.truncate(0, now()); // its commit drops the cached row
     }
     return fd;
   }
@@ -780,8 +779,6 @@ export class DbosFs {
       this.openFiles.delete(f.path);
       this.stamps.set(f.path, f.unlinked ? null : f.contentStamp);
     }
-    // The cached row predates this file's writes; the next stat reads the committed one.
-    this.cache.drop(f.path);
   }
 
   truncate(path: string, size: number, caller = this.caller): Promise<void> {
@@ -804,8 +801,7 @@ export class DbosFs {
     return this.op(undefined, async () => {
       const h = this.handle(fd);
       if ((h.flags & O_ACCMODE) === fsc.O_RDONLY) throw fsError('EBADF', h.file.path);
-      await h.file.truncate(size, now());
-      this.cache.drop(h.file.path);
+      await h.file.truncate(size, now()); // its commit drops the cached row
     });
   }
 

@@ -5,8 +5,9 @@
 // close (close-to-open consistency, as NFS), on fsync, when the buffer passes
 // its limit, and when it has been dirty for a while.
 // Committed blocks read or written here are kept while the file is open, and
-// forgotten at every open, so that an open sees what others closed before it;
-// a sequential reader's query also fetches the blocks it will ask for next.
+// forgotten at an open that finds another client changed the file, so that an
+// open sees what others closed before it; a sequential reader's next blocks
+// are fetched while it reads.
 import type { Db } from '../schema/db.js';
 import { fsError } from './errors.js';
 import { Mutex } from './mutex.js';
@@ -140,43 +141,23 @@ export class OpenFile {
     const first = Math.floor(pos / bs);
     const last = Math.floor((end - 1) / bs);
     const sources = new Map<number, Buffer>();
-    const waits = new Set<Fetch>();
-    let lo = Infinity;
-    let hi = -1;
+    const missing: number[] = [];
     for (let b = first; b <= last; b++) {
       const d = this.dirty.get(b);
       const c = d ? undefined : this.cachedBlock(b);
       if (d) sources.set(b, d.data.subarray(0, d.len));
       else if (c) sources.set(b, c);
-      else if (b * bs < this.dbSize) {
-        const inFlight = this.fetchCovering(b);
-        if (inFlight) waits.add(inFlight);
-        else {
-          lo = Math.min(lo, b);
-          hi = Math.max(hi, b);
-        }
-      }
+      else if (b * bs < this.dbSize) missing.push(b);
     }
     // The kernel reads ahead with several requests in flight, which may arrive
     // out of order: a read that starts at or just behind the furthest end so far is sequential.
     const sequential = pos <= this.readEnd && pos >= this.readEnd - Math.max(2 * len, this.readahead);
     this.readEnd = sequential ? Math.max(this.readEnd, end) : end;
     this.readahead = sequential ? Math.min(MAX_READAHEAD, Math.max(2 * len, 2 * this.readahead)) : 0;
-    const lastCommitted = Math.ceil(this.dbSize / bs) - 1;
-    const ahead = sequential ? Math.min(lastCommitted, last + Math.ceil(this.readahead / bs)) : last;
-    if (hi >= 0) {
-      let [from, to] = this.missingAround(lo, hi);
-      while (to < ahead && !this.available(to + 1)) to++;
-      waits.add(this.startFetch(from, to));
-    }
-    else if (sequential) this.prefetch(last + 1, ahead);
-    for (const f of waits) {
-      const got = await f.blocks;
-      for (let b = Math.max(first, f.from); b <= Math.min(last, f.to); b++) {
-        const bytes = got.get(b);
-        if (bytes && !sources.has(b)) sources.set(b, bytes);
-      }
-    }
+    const ahead = sequential ? Math.min(this.lastCommitted, last + Math.ceil(this.readahead / bs)) : last;
+    const fetching = this.committed(missing, ahead);
+    if (sequential) this.prefetch(last + 1, ahead);
+    for (const [b, bytes] of await fetching) sources.set(b, bytes);
     target.fill(0, 0, end - pos); // holes, and blocks shorter than the block size
     for (const [b, src] of sources) {
       const start = b * bs;
@@ -185,6 +166,43 @@ export class OpenFile {
       if (to > from) src.copy(target, from - pos, from - start, to - start);
     }
     return end - pos;
+  }
+
+  private get lastCommitted(): number {
+    return Math.ceil(this.dbSize / this.blockSize) - 1;
+  }
+
+  /**
+   * The committed bytes of `blocks` (none dirty or cached; a hole has no
+   * entry): waits for the queries in flight that cover some, and sends one
+   * query for the rest, extended up to `ahead` while nothing is there.
+   */
+  private async committed(needed: number[], ahead = -1): Promise<Map<number, Buffer>> {
+    const waits = new Set<Fetch>();
+    let lo = Infinity;
+    let hi = -1;
+    for (const b of needed) {
+      const inFlight = this.fetchCovering(b);
+      if (inFlight) waits.add(inFlight);
+      else {
+        lo = Math.min(lo, b);
+        hi = Math.max(hi, b);
+      }
+    }
+    if (hi >= 0) {
+      let [from, to] = this.missingAround(lo, hi);
+      while (to < ahead && !this.available(to + 1)) to++;
+      waits.add(this.startFetch(from, to));
+    }
+    const out = new Map<number, Buffer>();
+    for (const f of waits) {
+      const got = await f.blocks;
+      for (const b of needed) {
+        const bytes = got.get(b);
+        if (bytes && !out.has(b)) out.set(b, bytes);
+      }
+    }
+    return out;
   }
 
   /** A fetch in flight, since the last change, that includes block `b`. */
@@ -232,9 +250,8 @@ export class OpenFile {
   private missingAround(lo: number, hi: number): [number, number] {
     this.misses++;
     if (this.dbSize > WHOLE_FILE_BYTES || this.misses < 2) return [lo, hi];
-    const lastCommitted = Math.ceil(this.dbSize / this.blockSize) - 1;
     while (lo > 0 && !this.available(lo - 1)) lo--;
-    while (hi < lastCommitted && !this.available(hi + 1)) hi++;
+    while (hi < this.lastCommitted && !this.available(hi + 1)) hi++;
     return [lo, hi];
   }
 
@@ -279,38 +296,23 @@ export class OpenFile {
   private async committedBlocksUnder(first: number, last: number, pos: number, end: number): Promise<Map<number, Buffer>> {
     const bs = this.blockSize;
     const needed: number[] = [];
-    const out = new Map<number, Buffer>();
-    const waits = new Set<Fetch>();
-    let lo = Infinity;
-    let hi = -1;
+    const cached = new Map<number, Buffer>();
     for (const b of new Set([first, last])) {
       if (this.dirty.has(b)) continue;
       const c = this.cachedBlock(b);
       if (c) {
-        out.set(b, c);
+        cached.set(b, c);
         continue;
       }
       const start = b * bs;
-      const committed = Math.min(bs, Math.max(0, this.dbSize - start));
-      if (committed === 0) continue;
-      if (pos <= start && end >= start + committed) continue;  // fully overwritten
+      const stored = Math.min(bs, Math.max(0, this.dbSize - start));
+      if (stored === 0) continue;
+      if (pos <= start && end >= start + stored) continue;  // fully overwritten
       needed.push(b);
-      const inFlight = this.fetchCovering(b);
-      if (inFlight) waits.add(inFlight);
-      else {
-        lo = Math.min(lo, b);
-        hi = Math.max(hi, b);
-      }
     }
-    if (hi >= 0) waits.add(this.startFetch(...this.missingAround(lo, hi)));
-    for (const f of waits) {
-      const got = await f.blocks;
-      for (const b of needed) {
-        const bytes = got.get(b);
-        if (bytes && !out.has(b)) out.set(b, bytes);
-      }
-    }
-    return out;
+    if (needed.length === 0) return cached;
+    for (const [b, bytes] of await this.committed(needed)) cached.set(b, bytes);
+    return cached;
   }
 
   private dirtyBlock(b: number, minLen: number, committed: Buffer | undefined): DirtyBlock {
@@ -363,7 +365,7 @@ export class OpenFile {
     this.budget.cachedBytes -= c.length;
   }
 
-  /** Forgets every cached block: at open (close-to-open consistency) and when the file is retired. */
+  /** Forgets every cached block: at an open after a change elsewhere (close-to-open), after a truncate, and when the file is retired. */
   dropCache(): void {
     this.generation++;
     for (const b of [...this.cached.keys()]) this.forget(b);
@@ -400,11 +402,9 @@ export class OpenFile {
     let onlyOurs = false;
     await this.db.tx(async (t) => {
       await blocks.writeBlocks(t, this.loc, rows, size);
-      if (!time) return;
       // Nobody else changed the file since the client saw `seen`: then what the
       // client holds plus these writes (which went through it) is what commits.
-      onlyOurs = seen !== null && await namespace.setAttrs(t, this.path, { mtime: time, ctime: time }, seen.ctime) > 0;
-      if (!onlyOurs) await namespace.setAttrs(t, this.path, { mtime: time, ctime: time });
+      if (time) onlyOurs = await namespace.setCommitTimes(t, this.path, time, seen?.ctime);
     }, { timeoutMs: 60_000 });
     this.contentStamp = time && onlyOurs ? { ctime: time, size } : null;
     this.onCommit(this.path);
@@ -448,8 +448,6 @@ export async function truncateCommitted(
   return db.tx(async (t) => {
     if (size < oldSize) await blocks.cutAt(t, loc, size, blockSize);
     await blocks.writeBlocks(t, loc, [], size);
-    const unchanged = ifCtime !== undefined && await namespace.setAttrs(t, loc.path, { mtime: time, ctime: time }, ifCtime) > 0;
-    if (!unchanged) await namespace.setAttrs(t, loc.path, { mtime: time, ctime: time });
-    return unchanged;
+    return namespace.setCommitTimes(t, loc.path, time, ifCtime);
   }, { timeoutMs: 600_000 });
 }

@@ -212,6 +212,17 @@ export async function setAttrs(q: Queryable, path: string, c: AttrChange, ifCtim
   return q.run(`UPDATE Directory SET ${sets.join(', ')} WHERE d_name = ? AND content = ? AND ctime = ?`, [...params, parent, name, toDecimal(ifCtime)]);
 }
 
+/**
+ * A commit of a file's data sets its mtime and ctime to `time`. Returns true if
+ * its ctime was still `expectedCtime`, that is, nobody changed the file since.
+ */
+export async function setCommitTimes(q: Queryable, path: string, time: Timespec, expectedCtime: Timespec | undefined): Promise<boolean> {
+  const times = { mtime: time, ctime: time };
+  if (expectedCtime !== undefined && await setAttrs(q, path, times, expectedCtime) > 0) return true;
+  await setAttrs(q, path, times);
+  return false;
+}
+
 /** Moves a directory's times forward (never back) and adjusts its link count. */
 export async function touchDirectory(q: Queryable, dir: string, time: Timespec | null, nlinkDelta = 0): Promise<number> {
   const { parent, name } = splitPath(dir);

@@ -19,6 +19,12 @@
 // It also records the calling process's uid, gid and pid (fuse_get_context) at
 // the start of the per-thread struct that JS already sees as a Buffer, so files
 // created through a shared mount get the right owner.
+// libfuse's worker threads come and go with the load (it keeps at most ten
+// idle), and fuse-native gave every new thread a new per-thread struct with
+// its own uv_async_t, never freed: the event loop walks every async handle on
+// each wake-up, so each request cost more the longer a busy mount lived (a
+// benchmark run made thousands). A thread's struct now goes back to a free
+// list when the thread exits, and the next new thread takes it.
 // Each edit must match exactly once, or the build stops: a different
 // fuse-native version needs this script reviewed, not silently half-applied.
 import { execFileSync } from 'node:child_process';
@@ -37,6 +43,7 @@ if (version !== '2.2.6') {
 const MARK = '/* dbos: rebuilt against system libfuse2 */';
 /** The edits added after the first release of this script, applied on their own to a tree patched before them. */
 const MARK_SECOND = '/* dbos: keep_cache, no security.capability */';
+const MARK_THIRD = '/* dbos: per-thread structs reused */';
 
 function edit(text, from, to, what) {
   const count = text.split(from).length - 1;
@@ -92,7 +99,39 @@ if (!c.includes(MARK_SECOND)) {
     'FUSE_METHOD(getxattr, 4, 1, (const char *path, const char *name, char *value, size_t size), {\n',
     'FUSE_METHOD(getxattr, 4, 1, (const char *path, const char *name, char *value, size_t size), {\n  if (strcmp(name, "security.capability") == 0) return -ENODATA;\n',
     'answer security.capability without JavaScript');
-  writeFileSync(cPath, `${MARK_SECOND}\n${c}`);
+  c = `${MARK_SECOND}\n${c}`;
+}
+if (!c.includes(MARK_THIRD)) {
+  c = edit(c, '  uv_async_t async;\n  uv_mutex_t mut;\n',
+    '  uv_async_t async;\n  uv_mutex_t mut;\n  void *free_locals;\n', 'free list in the mount');
+  c = edit(c, '  fuse_thread_t *fuse;\n  uv_sem_t sem;\n',
+    '  fuse_thread_t *fuse;\n  void *next_free;\n  uv_sem_t sem;\n', 'free-list link in the per-thread struct');
+  c = edit(c, 'static void* start_fuse_thread (void *data) {',
+    `// A libfuse worker is exiting: its struct (and uv_async_t) serves the next new worker.
+static void release_thread_locals (void *data) {
+  fuse_thread_locals_t *l = (fuse_thread_locals_t *) data;
+  fuse_thread_t *ft = l->fuse;
+  uv_mutex_lock(&(ft->mut));
+  l->next_free = ft->free_locals;
+  ft->free_locals = l;
+  uv_mutex_unlock(&(ft->mut));
+}
+
+static void* start_fuse_thread (void *data) {`, 'release a worker\'s struct');
+  c = edit(c, '  uv_mutex_lock(&(ft->mut));\n  ft->async.data = ft;\n',
+    `  uv_mutex_lock(&(ft->mut));
+  if (ft->free_locals != NULL) {
+    fuse_thread_locals_t *reused = (fuse_thread_locals_t *) ft->free_locals;
+    ft->free_locals = reused->next_free;
+    pthread_setspecific(thread_locals_key, (void *) reused);
+    uv_mutex_unlock(&(ft->mut));
+    return reused;
+  }
+  ft->async.data = ft;
+`, 'reuse a released struct');
+  c = edit(c, 'pthread_key_create(&(thread_locals_key), NULL); // TODO: add destructor',
+    'pthread_key_create(&(thread_locals_key), release_thread_locals);', 'release structs at thread exit');
+  writeFileSync(cPath, `${MARK_THIRD}\n${c}`);
 }
 
 const gypPath = join(pkgDir, 'binding.gyp');
@@ -111,7 +150,7 @@ if (!gyp.includes('pkg-config')) {
 }
 
 const built = join(pkgDir, 'build', 'Release', 'fuse.node');
-const stamp = join(pkgDir, 'build', 'dbos-system-libfuse-2');
+const stamp = join(pkgDir, 'build', 'dbos-system-libfuse-3');
 if (!existsSync(built) || !existsSync(stamp)) {
   const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
   // Build against the headers of the Node.js that runs us (Debian's nodejs

@@ -398,14 +398,12 @@ export class OpenFile {
       if (len > 0) rows.push({ no, bytes: blk.data.subarray(0, len) });
     }
     const time = this.pendingTime;
-    const seen = this.contentStamp;
-    let onlyOurs = false;
-    await this.db.tx(async (t) => {
-      await blocks.writeBlocks(t, this.loc, rows, size);
-      // Nobody else changed the file since the client saw `seen`: then what the
-      // client holds plus these writes (which went through it) is what commits.
-      if (time) onlyOurs = await namespace.setCommitTimes(t, this.path, time, seen?.ctime);
-    }, { timeoutMs: 60_000 });
+    const writes = blocks.blockWrites(this.loc, rows, size);
+    // Nobody else changed the file since the client saw this stamp: then what
+    // the client holds plus these writes (which went through it) is what commits.
+    const times = time ? namespace.commitTimes(this.path, time, this.contentStamp?.ctime) : null;
+    const matched = await this.db.atomically([...writes, ...(times?.statements ?? [])], { timeoutMs: 60_000 });
+    const onlyOurs = times?.onlyOurs(matched.slice(writes.length)) ?? false;
     this.contentStamp = time && onlyOurs ? { ctime: time, size } : null;
     this.onCommit(this.path);
     this.dbSize = size;
@@ -445,9 +443,8 @@ export class OpenFile {
 export async function truncateCommitted(
   db: Db, loc: blocks.FileLocation, blockSize: number, oldSize: number, size: number, time: Timespec, ifCtime?: Timespec,
 ): Promise<boolean> {
-  return db.tx(async (t) => {
-    if (size < oldSize) await blocks.cutAt(t, loc, size, blockSize);
-    await blocks.writeBlocks(t, loc, [], size);
-    return namespace.setCommitTimes(t, loc.path, time, ifCtime);
-  }, { timeoutMs: 600_000 });
+  const times = namespace.commitTimes(loc.path, time, ifCtime);
+  const statements = [...(size < oldSize ? blocks.cutAt(loc, size, blockSize) : []), ...blocks.blockWrites(loc, [], size)];
+  const matched = await db.atomically([...statements, ...times.statements], { timeoutMs: 600_000 });
+  return times.onlyOurs(matched.slice(statements.length));
 }

@@ -3,7 +3,7 @@
 // one row at block_no = -1 that carries its f_owner and f_size and no bytes, so
 // the paper's analytics query counts every file exactly once:
 //   SELECT f_owner, SUM(f_size) FROM Localized_file WHERE f_size >= 20480 GROUP BY f_owner
-import type { Param, Queryable } from '../../schema/db.js';
+import type { Param, Queryable, Statement } from '../../schema/db.js';
 import type { Placement } from '../attrs.js';
 
 export const SIZE_ROW = -1;
@@ -39,26 +39,30 @@ export async function readBlocks(q: Queryable, f: FileLocation, from: number, to
 }
 
 /**
- * Writes blocks and the file's size row with multi-row upserts. Callers run it
- * in a transaction with the Directory time update, so a crash leaves either
- * the old file or the new one.
+ * The multi-row upserts that write blocks and the file's size row. Callers run
+ * them in one transaction with the Directory time update (Db.atomically), so a
+ * crash leaves either the old file or the new one.
  */
-export async function writeBlocks(q: Queryable, f: FileLocation, blocks: Block[], size: number): Promise<void> {
+export function blockWrites(f: FileLocation, blocks: Block[], size: number): Statement[] {
   const localized = f.placement === 'localized';
   const columns = localized ? '(f_name, f_owner, block_no, bytes, f_size, p_key)' : '(f_name, f_owner, block_no, bytes, f_size)';
   const row = localized ? '(?, ?, ?, ?, ?, ?)' : '(?, ?, ?, ?, ?)';
+  const statements: Statement[] = [];
   let values: string[] = [];
   let params: Param[] = [];
   let bytes = 0;
-  const send = async () => {
-    await q.run(`INSERT INTO ${TABLE[f.placement]} ${columns} VALUES ${values.join(', ')}
-                 ON DUPLICATE KEY UPDATE bytes = VALUES(bytes), f_size = VALUES(f_size)`, params, { timeoutMs: 60_000 });
+  const cut = () => {
+    statements.push({
+      sql: `INSERT INTO ${TABLE[f.placement]} ${columns} VALUES ${values.join(', ')}
+            ON DUPLICATE KEY UPDATE bytes = VALUES(bytes), f_size = VALUES(f_size)`,
+      params,
+    });
     values = [];
     params = [];
     bytes = 0;
   };
   for (const b of blocks) {
-    if (bytes + b.bytes.length > MAX_STATEMENT_BYTES && values.length > 0) await send();
+    if (bytes + b.bytes.length > MAX_STATEMENT_BYTES && values.length > 0) cut();
     values.push(row);
     params.push(f.path, null, b.no, b.bytes, null);
     if (localized) params.push(f.pKey);
@@ -67,19 +71,23 @@ export async function writeBlocks(q: Queryable, f: FileLocation, blocks: Block[]
   values.push(row);
   params.push(f.path, f.owner, SIZE_ROW, null, size);
   if (localized) params.push(f.pKey);
-  await send();
+  cut();
+  return statements;
 }
 
-/** Drops blocks at or past `size` and shortens the block that holds `size`. */
-export async function cutAt(q: Queryable, f: FileLocation, size: number, blockSize: number): Promise<void> {
+/** The statements that drop blocks at or past `size` and shorten the block that holds `size`. */
+export function cutAt(f: FileLocation, size: number, blockSize: number): Statement[] {
   const table = TABLE[f.placement];
   const firstGone = Math.ceil(size / blockSize);
-  await q.run(`DELETE FROM ${table} WHERE f_name = ? AND block_no >= ?`, [f.path, firstGone], { timeoutMs: 600_000 });
+  const statements = [{ sql: `DELETE FROM ${table} WHERE f_name = ? AND block_no >= ?`, params: [f.path, firstGone] }];
   const keep = size % blockSize;
   if (keep !== 0) {
-    await q.run(`UPDATE ${table} SET bytes = LEFT(bytes, ?) WHERE f_name = ? AND block_no = ? AND LENGTH(bytes) > ?`,
-      [keep, f.path, firstGone - 1, keep]);
+    statements.push({
+      sql: `UPDATE ${table} SET bytes = LEFT(bytes, ?) WHERE f_name = ? AND block_no = ? AND LENGTH(bytes) > ?`,
+      params: [keep, f.path, firstGone - 1, keep],
+    });
   }
+  return statements;
 }
 
 export async function deleteFile(q: Queryable, f: { path: string; placement: Placement }): Promise<number> {

@@ -2,7 +2,7 @@
 // path, entry name), holding the entry's type, owner and POSIX attributes.
 // Every statement is parameterized; prefixes are byte ranges, never LIKE, so
 // "%", "_" and "\" in names are ordinary bytes.
-import type { Param, Queryable } from '../../schema/db.js';
+import type { Param, Queryable, Statement } from '../../schema/db.js';
 import type { ContentType, Placement } from '../attrs.js';
 import { keyOf } from '../../schema/ddl/fs.js';
 import { splitPath } from '../paths.js';
@@ -189,11 +189,8 @@ export interface AttrChange {
   blockSize?: number;
 }
 
-/**
- * Updates the given attributes of one entry; returns the rows changed (0 if
- * gone, or if `ifCtime` is given and the entry's ctime is no longer that).
- */
-export async function setAttrs(q: Queryable, path: string, c: AttrChange, ifCtime?: Timespec): Promise<number> {
+/** Updates the given attributes of one entry; returns the rows matched (0 if it is gone). */
+export async function setAttrs(q: Queryable, path: string, c: AttrChange): Promise<number> {
   const sets: string[] = [];
   const params: Param[] = [];
   const add = (column: string, value: Param) => { sets.push(`${column} = ?`); params.push(value); };
@@ -208,19 +205,26 @@ export async function setAttrs(q: Queryable, path: string, c: AttrChange, ifCtim
   if (c.blockSize !== undefined) add('block_size', c.blockSize);
   if (sets.length === 0) return 1;
   const { parent, name } = splitPath(path);
-  if (ifCtime === undefined) return q.run(`UPDATE Directory SET ${sets.join(', ')} WHERE d_name = ? AND content = ?`, [...params, parent, name]);
-  return q.run(`UPDATE Directory SET ${sets.join(', ')} WHERE d_name = ? AND content = ? AND ctime = ?`, [...params, parent, name, toDecimal(ifCtime)]);
+  return q.run(`UPDATE Directory SET ${sets.join(', ')} WHERE d_name = ? AND content = ?`, [...params, parent, name]);
 }
 
 /**
- * A commit of a file's data sets its mtime and ctime to `time`. Returns true if
- * its ctime was still `expectedCtime`, that is, nobody changed the file since.
+ * The statements with which a commit of a file's data sets its mtime and ctime
+ * to `time`, and how to tell from the rows they matched whether the file's
+ * ctime was still `expectedCtime`, that is, whether nobody changed the file
+ * since. The first sets the times only if so; the second sets them otherwise
+ * (when the first did, they are already set and it matches nothing).
  */
-export async function setCommitTimes(q: Queryable, path: string, time: Timespec, expectedCtime: Timespec | undefined): Promise<boolean> {
-  const times = { mtime: time, ctime: time };
-  if (expectedCtime !== undefined && await setAttrs(q, path, times, expectedCtime) > 0) return true;
-  await setAttrs(q, path, times);
-  return false;
+export function commitTimes(path: string, time: Timespec, expectedCtime: Timespec | undefined): { statements: Statement[]; onlyOurs(matched: number[]): boolean } {
+  const { parent, name } = splitPath(path);
+  const t = toDecimal(time);
+  const set = 'UPDATE Directory SET mtime = ?, ctime = ? WHERE d_name = ? AND content = ?';
+  const otherwise = { sql: `${set} AND NOT (mtime = ? AND ctime = ?)`, params: [t, t, parent, name, t, t] };
+  if (expectedCtime === undefined) return { statements: [otherwise], onlyOurs: () => false };
+  return {
+    statements: [{ sql: `${set} AND ctime = ?`, params: [t, t, parent, name, toDecimal(expectedCtime)] }, otherwise],
+    onlyOurs: (matched) => matched[0] > 0,
+  };
 }
 
 /** Moves a directory's times forward (never back) and adjusts its link count. */

@@ -1,0 +1,66 @@
+// Db.atomically: statements as one transaction, in one multi-statement round
+// trip when small (values formatted into the text) and as prepared statements
+// in a transaction when large; all or nothing either way.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Db, type Statement } from '../../schema/db.js';
+import { freshDatabase, type TestDb } from '../helpers/db.js';
+
+let t: TestDb;
+/** One connection only: a transaction left open by a failure would show in the next statement. */
+let single: Db;
+
+beforeAll(async () => {
+  t = await freshDatabase();
+  single = new Db(t.target, { poolSize: 1 });
+  await t.db.ddl('CREATE TABLE Kv (k VARCHAR(200) PRIMARY KEY, v MEDIUMBLOB, n INT)');
+});
+afterAll(async () => {
+  await single?.close();
+  await t?.drop();
+});
+
+const put = (k: string, v: Buffer, n = 0): Statement => ({ sql: 'INSERT INTO Kv (k, v, n) VALUES (?, ?, ?)', params: [k, v, n] });
+/** Prepared-statement executions on the single connection, around `work`. */
+const executions = async (work: () => Promise<unknown>) => {
+  const count = async () => Number((await single.rows<{ Value: string }>("SHOW SESSION STATUS LIKE 'Com_stmt_execute'"))[0]!.Value);
+  const before = await count();
+  await work();
+  return await count() - before;
+};
+const value = async (k: string) => (await t.db.rows<{ v: Buffer; n: number }>('SELECT v, n FROM Kv WHERE k = ?', [k]))[0];
+
+describe('Db.atomically', () => {
+  it('returns the rows each statement matched, and carries odd names and every byte value intact', async () => {
+    const odd = "it's 100%_sure\\ \"quoted\"\nnext line; DROP TABLE Kv; --";
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const matched = await single.atomically([
+      put(odd, bytes),
+      put('two', Buffer.from('x'), 1),
+      { sql: 'UPDATE Kv SET n = n + 1 WHERE k IN (?, ?)', params: [odd, 'two'] },
+      { sql: 'UPDATE Kv SET n = 5 WHERE k = ?', params: ['absent'] },
+    ]);
+    expect(matched).toEqual([1, 1, 2, 0]);
+    expect(await value(odd)).toEqual({ v: bytes, n: 1 });
+    expect((await value('two'))?.n).toBe(2);
+  });
+
+  it('changes nothing when a statement fails, and leaves no transaction open on the connection', async () => {
+    await expect(single.atomically([put('first', Buffer.from('a')), put('two', Buffer.from('dup'))])).rejects.toMatchObject({ code: 'ER_DUP_ENTRY' });
+    expect(await value('first')).toBeUndefined();
+    // Same connection, autocommit: visible to another connection at once.
+    await single.run('INSERT INTO Kv (k, v, n) VALUES (?, ?, 0)', ['after', Buffer.from('b')]);
+    expect((await value('after'))?.v).toEqual(Buffer.from('b'));
+  });
+
+  it('sends a large transaction as prepared statements, with the same all-or-nothing', async () => {
+    const big = Buffer.alloc(100_000, 0x27); // 100 KB of quote characters
+    let matched: number[] = [];
+    const large = await executions(async () => { matched = await single.atomically([put('big', big), { sql: 'UPDATE Kv SET n = 7 WHERE k = ?', params: ['big'] }]); });
+    const small = await executions(() => single.atomically([put('small', Buffer.from('s')), { sql: 'UPDATE Kv SET n = 7 WHERE k = ?', params: ['small'] }]));
+    expect(large - small).toBe(2);
+    expect(matched).toEqual([1, 1]);
+    expect(await value('big')).toEqual({ v: big, n: 7 });
+    await expect(single.atomically([put('big2', big), put('big', big)])).rejects.toMatchObject({ code: 'ER_DUP_ENTRY' });
+    expect(await value('big2')).toBeUndefined();
+  });
+});

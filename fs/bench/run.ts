@@ -34,8 +34,12 @@ export interface FsBenchParams {
   seqBytes: number;
 }
 
-/** One measurement on one target, with the FUSE daemon's (or, for the shim, this process's) peak RSS. */
-export type Measured<T> = T & { peakRssBytes: number | null };
+/**
+ * One measurement on one target, with the FUSE daemon's (or, for the shim,
+ * this process's) peak RSS, and the pages InnoDB read from disk meanwhile
+ * (whether dbos ran from its buffer pool; about 0 for the other targets).
+ */
+export type Measured<T> = T & { peakRssBytes: number | null; innodbPagesRead: number | null };
 export type PerTarget<T> = Partial<Record<TargetName, Measured<T>>>;
 
 export interface Rate { opsPerSecond: number; medianUs: number; p99Us: number; avgUs?: number; seconds: number }
@@ -91,10 +95,16 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
   const res: FsBenchResults = { commands: [] };
   const has = (e: Experiment) => p.experiments.includes(e);
   try {
+    const pagesRead = async () => {
+      const rows = await o.db.rows<{ Value: string }>("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_reads'").catch(() => []);
+      return rows[0] ? Number(rows[0].Value) : null;
+    };
     const measure: MeasureFn = async (who, f) => {
       const rss = who === null ? null : peakRss(who);
+      const before = await pagesRead();
       const r = await f();
-      return { ...r, peakRssBytes: rss ? rss.stop() : null };
+      const after = await pagesRead();
+      return { ...r, peakRssBytes: rss ? rss.stop() : null, innodbPagesRead: before !== null && after !== null ? after - before : null };
     };
     // One experiment failing (a full disk, a crashed tool) must not lose the others' results.
     const attempt = async (wanted: boolean, name: string, work: () => Promise<void>) => {

@@ -1,10 +1,13 @@
-// The four filesystems `dbos bench fs` compares on one machine: ext4 on a
+// The filesystems `dbos bench fs` compares on one machine: ext4 on a
 // loop-mounted image the harness makes, bindfs (a FUSE passthrough in C) over
 // that ext4, dbos through its FUSE mount, and dbos through the POSIX shim in
-// this process (no kernel, no FUSE), as the paper's clients used it.
+// this process (no kernel, no FUSE), as the paper's clients used it. Plus
+// fuse-null (null-fs.ts): dbos's FUSE binding serving names and sizes from
+// memory, the ceiling for dbos through FUSE.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DbosFs } from '../dbosfs.js';
 import type { Db } from '../../schema/db.js';
 import { dbosHome } from '../../schema/home.js';
@@ -12,8 +15,8 @@ import { targetUrl, type DbTarget } from '../../schema/url.js';
 import { mountedAt } from '../fuse/mountpoint.js';
 import { readRecord } from '../fuse/registry.js';
 
-export type TargetName = 'ext4' | 'bindfs' | 'dbos-fuse' | 'dbos-shim';
-export const TARGET_NAMES: TargetName[] = ['ext4', 'bindfs', 'dbos-fuse', 'dbos-shim'];
+export type TargetName = 'ext4' | 'bindfs' | 'fuse-null' | 'dbos-fuse' | 'dbos-shim';
+export const TARGET_NAMES: TargetName[] = ['ext4', 'bindfs', 'fuse-null', 'dbos-fuse', 'dbos-shim'];
 
 /** A filesystem reached through the kernel: a directory and the daemon serving it (none for ext4). */
 export interface MountedTarget {
@@ -92,6 +95,15 @@ export async function openTargets(o: TargetOptions, cli: string): Promise<Target
     });
     await waitFor('the bindfs mount', () => mountedAt(bindMp)?.fstype === 'fuse' || mountedAt(bindMp)?.fstype === 'fuse.bindfs');
 
+    const nullMp = join(o.workDir, 'fuse-null');
+    mkdirSync(nullMp, { recursive: true });
+    const nullFs = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'null-fs.js'), nullMp], { stdio: 'ignore' });
+    undo.push(async () => {
+      if (nullFs.exitCode === null) nullFs.kill('SIGTERM');
+      await waitFor('fuse-null to unmount', () => nullFs.exitCode !== null || mountedAt(nullMp) === undefined, 10_000).catch(() => spawnSync('fusermount', ['-uz', nullMp]));
+    });
+    await waitFor('the fuse-null mount', () => mountedAt(nullMp)?.fstype === 'fuse.dbos');
+
     const home = dbosHome({ DBOS_HOME: join(o.workDir, 'dbos-home') });
     const dbosMp = join(o.workDir, 'dbos');
     mkdirSync(dbosMp, { recursive: true });
@@ -110,11 +122,12 @@ export async function openTargets(o: TargetOptions, cli: string): Promise<Target
     await shim.mkdir('/shim', 0o755).catch((e) => { if (e.code !== 'EEXIST') throw e; });
 
     // bindfs shows the same ext4 directory: each target works in its own subdirectory.
-    for (const d of [join(ext4Data, 'ext4'), join(bindMp, 'bindfs')]) mkdirSync(d, { recursive: true });
+    for (const d of [join(ext4Data, 'ext4'), join(bindMp, 'bindfs'), join(nullMp, 'null')]) mkdirSync(d, { recursive: true });
     return {
       mounted: [
         { name: 'ext4', dir: join(ext4Data, 'ext4') },
         { name: 'bindfs', dir: join(bindMp, 'bindfs'), daemonPid: bind.pid },
+        { name: 'fuse-null', dir: join(nullMp, 'null'), daemonPid: nullFs.pid },
         { name: 'dbos-fuse', dir: join(dbosMp, 'fuse'), daemonPid: record?.pid },
       ],
       shim,

@@ -25,6 +25,10 @@
 // each wake-up, so each request cost more the longer a busy mount lived (a
 // benchmark run made thousands). A thread's struct now goes back to a free
 // list when the thread exits, and the next new thread takes it.
+// The /dev/fuse descriptor is made close-on-exec: a child of the daemon
+// inherited it, and while any process holds it the connection stays alive,
+// so the child's own requests to the mount could wait forever on a daemon
+// that had died.
 // Each edit must match exactly once, or the build stops: a different
 // fuse-native version needs this script reviewed, not silently half-applied.
 import { execFileSync } from 'node:child_process';
@@ -44,6 +48,7 @@ const MARK = '/* dbos: rebuilt against system libfuse2 */';
 /** The edits added after the first release of this script, applied on their own to a tree patched before them. */
 const MARK_SECOND = '/* dbos: keep_cache, no security.capability */';
 const MARK_THIRD = '/* dbos: per-thread structs reused */';
+const MARK_FOURTH = '/* dbos: /dev/fuse close-on-exec */';
 
 function edit(text, from, to, what) {
   const count = text.split(from).length - 1;
@@ -131,7 +136,14 @@ static void* start_fuse_thread (void *data) {`, 'release a worker\'s struct');
 `, 'reuse a released struct');
   c = edit(c, 'pthread_key_create(&(thread_locals_key), NULL); // TODO: add destructor',
     'pthread_key_create(&(thread_locals_key), release_thread_locals);', 'release structs at thread exit');
-  writeFileSync(cPath, `${MARK_THIRD}\n${c}`);
+  c = `${MARK_THIRD}\n${c}`;
+}
+if (!c.includes(MARK_FOURTH)) {
+  c = edit(c, '#include <string.h>\n', '#include <string.h>\n#include <fcntl.h>\n', 'fcntl.h');
+  c = edit(c, '  struct fuse *fuse = fuse_new(ch, &args, &ops, sizeof(struct fuse_operations), ft);\n',
+    '  fcntl(fuse_chan_fd(ch), F_SETFD, FD_CLOEXEC);\n  struct fuse *fuse = fuse_new(ch, &args, &ops, sizeof(struct fuse_operations), ft);\n',
+    '/dev/fuse close-on-exec');
+  writeFileSync(cPath, `${MARK_FOURTH}\n${c}`);
 }
 
 const gypPath = join(pkgDir, 'binding.gyp');
@@ -150,7 +162,7 @@ if (!gyp.includes('pkg-config')) {
 }
 
 const built = join(pkgDir, 'build', 'Release', 'fuse.node');
-const stamp = join(pkgDir, 'build', 'dbos-system-libfuse-3');
+const stamp = join(pkgDir, 'build', 'dbos-system-libfuse-4');
 if (!existsSync(built) || !existsSync(stamp)) {
   const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
   // Build against the headers of the Node.js that runs us (Debian's nodejs

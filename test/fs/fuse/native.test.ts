@@ -1,9 +1,10 @@
 // The rebuilt fuse-native binding, mounted in this process with a filesystem
 // of made-up files (no database): libfuse retires idle worker threads and
 // starts new ones as the load comes and goes, and each new thread must reuse a
-// retired thread's struct (and its uv_async_t) instead of adding one for good.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+// retired thread's struct (and its uv_async_t) instead of adding one for good;
+// and the daemon's children must not inherit /dev/fuse.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -46,8 +47,8 @@ afterAll(async () => {
   rmSync(mountpoint, { recursive: true, force: true });
 });
 
-describe('fuse-native per-thread structs', () => {
-  it('are reused when libfuse retires idle threads and starts new ones', async () => {
+describe('the rebuilt fuse-native binding', () => {
+  it('reuses per-thread structs when libfuse retires idle threads and starts new ones', async () => {
     let threadsAfterBurst = Infinity;
     let peakThreads = 0;
     const names = Array.from({ length: 40 }, (_, i) => `${mountpoint}/n${i}`);
@@ -68,5 +69,23 @@ describe('fuse-native per-thread structs', () => {
     expect(peakThreads - threadsAfterBurst).toBeGreaterThanOrEqual(10);
     // ...which took retired structs: there are no more than threads ever ran at once.
     expect(threadStructs()).toBeLessThanOrEqual(peakThreads);
+  });
+
+  it('does not let the daemon\'s child processes inherit /dev/fuse', async () => {
+    const devices = (pid: number | string) => readdirSync(`/proc/${pid}/fd`).map((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    }).filter((target) => target === '/dev/fuse');
+    expect(devices('self')).toHaveLength(1);
+    const child = spawn('sleep', ['10'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      expect(devices(child.pid!)).toEqual([]);
+    } finally {
+      child.kill();
+    }
   });
 });

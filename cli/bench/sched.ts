@@ -12,20 +12,30 @@ import { barChart, lineChart } from './chart.js';
 import { describeMachine, machineMarkdown, mdTable, openReport } from './report.js';
 import { CLI_ENTRY, dropScratchDatabase, scratchDatabase } from './scratch.js';
 import { connect, resolveTarget } from '../target.js';
+import { listOf, positiveSeconds, wholeNumber } from '../units.js';
 
 export function registerSchedBench(bench: Command): void {
   bench.command('sched')
     .description('the scheduler: decisions per second by policy (the paper\'s Figure 5), the database ceiling, end to end against Slurm')
     .option('--quick', 'a short run (fewer steps, shorter, fewer tasks)')
+    .option('--steps <rates>', 'offered decisions per second, comma-separated (e.g. 500,1000,2000)', listOf('--steps', wholeNumber('--steps', 1)))
+    .option('--step-seconds <s>', 'how long each offered rate runs', positiveSeconds('--step-seconds'))
+    .option('--tasks <n>', 'true tasks end to end (each way), and the size of the task graph', wholeNumber('--tasks', 10))
     .option('--out <dir>', 'results folder (default results/sched-<time>)')
     .option('--no-slurm', 'skip the Slurm comparison')
     .option('--db <url>', 'the server to use instead of the private one (needs CREATE DATABASE)')
-    .action(async (o: { quick?: boolean; out?: string; slurm: boolean; db?: string }) => {
+    .action(async (o: { quick?: boolean; steps?: number[]; stepSeconds?: number; tasks?: number; out?: string; slurm: boolean; db?: string }) => {
       const r = resolveTarget(o.db);
       const admin = await connect(r);
-      const p = o.quick
+      const scale = o.quick
         ? { schedulers: 40, workers: 2000, partitions: 8, steps: [500, 1000, 2000, 4000], stepSeconds: 1.5, ceilingSeconds: 2, trueTasks: 300, graph: 1000, daemonWorkers: 2, capacity: 4, slurmGuideJobs: 60, slurmLatencyJobs: 5 }
         : { schedulers: 40, workers: 4000, partitions: 8, steps: [250, 500, 1000, 2000, 3000, 4000, 6000, 9400, 12000, 18800], stepSeconds: 4, ceilingSeconds: 5, trueTasks: 2000, graph: 1000, daemonWorkers: 2, capacity: 4, slurmGuideJobs: 300, slurmLatencyJobs: 10 };
+      const p = {
+        ...scale,
+        ...(o.steps ? { steps: o.steps } : {}),
+        ...(o.stepSeconds ? { stepSeconds: o.stepSeconds, ceilingSeconds: Math.min(scale.ceilingSeconds, o.stepSeconds) } : {}),
+        ...(o.tasks ? { trueTasks: o.tasks, graph: o.tasks } : {}),
+      };
       const report = openReport('sched', o.out);
       const log = (m: string) => console.log(m);
       try {

@@ -21,6 +21,9 @@ export interface Statement {
  */
 const ONE_TRIP_BYTES = 64 * 1024;
 
+const ALLOW_BACKSLASH_ESCAPES = `SET SESSION sql_mode =
+  TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))`;
+
 /** A result column: its name, and whether it is DECIMAL (mysql2 returns those as strings). */
 export interface Field {
   name: string;
@@ -179,8 +182,14 @@ export class Db implements Queryable {
       // server's message and code, and we wrap them where they matter.
       trace: false,
     });
-    // A broken idle connection must not crash the process; the pool drops it.
-    this.pool.on('connection', (c) => c.on('error', () => undefined));
+    this.pool.on('connection', (c) => {
+      // A broken idle connection must not crash the process; the pool drops it.
+      c.on('error', () => undefined);
+      // atomically() formats values into the text with backslash escapes,
+      // which a server whose sql_mode has NO_BACKSLASH_ESCAPES would misread.
+      // (The event hands over mysql2's callback connection, whatever its types say.)
+      (c as unknown as { query(sql: string, done: () => void): void }).query(ALLOW_BACKSLASH_ESCAPES, () => undefined);
+    });
     this.statements = new Statements(this.pool, this.opTimeoutMs, true);
   }
 

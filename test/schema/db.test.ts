@@ -63,4 +63,23 @@ describe('Db.atomically', () => {
     await expect(single.atomically([put('big2', big), put('big', big)])).rejects.toMatchObject({ code: 'ER_DUP_ENTRY' });
     expect(await value('big2')).toBeUndefined();
   });
+
+  it('formats values correctly on a server whose sql_mode has NO_BACKSLASH_ESCAPES', async () => {
+    const before = (await t.db.rows<{ m: string }>('SELECT @@GLOBAL.sql_mode AS m'))[0]!.m;
+    // Only new connections take the global mode: set it, open one, put it back at once.
+    await t.db.run("SET GLOBAL sql_mode = CONCAT(@@GLOBAL.sql_mode, ',NO_BACKSLASH_ESCAPES')");
+    const fresh = new Db(t.target, { poolSize: 1 });
+    try {
+      await fresh.rows('SELECT 1');
+    } finally {
+      await t.db.run('SET GLOBAL sql_mode = ?', [before]);
+    }
+    try {
+      const name = "back\\slash 'quote' \n";
+      expect(await fresh.atomically([put(name, Buffer.from([0x5c, 0x27, 0x00]))])).toEqual([1]);
+      expect((await value(name))?.v).toEqual(Buffer.from([0x5c, 0x27, 0x00]));
+    } finally {
+      await fresh.close();
+    }
+  });
 });

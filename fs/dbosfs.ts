@@ -154,8 +154,13 @@ export class DbosFs {
   // ---- lookups -------------------------------------------------------------
 
   private async entry(path: string): Promise<Entry> {
+    return (await this.lookupEntry(path)).entry;
+  }
+
+  /** The entry, and whether this call read it from the database (rather than the cache). */
+  private async lookupEntry(path: string): Promise<{ entry: Entry; fresh: boolean }> {
     const cached = this.cache.get(path);
-    if (cached) return cached;
+    if (cached) return { entry: cached, fresh: false };
     for (let reads = 1; ; reads++) {
       const readAt = this.cache.snapshot();
       const e = await namespace.lookup(this.db, path);
@@ -164,7 +169,7 @@ export class DbosFs {
       // keep for a second) what the change replaced. rsync found this.
       if (reads < 3 && this.cache.changedSince(path, readAt)) continue;
       if (!e) throw fsError('ENOENT', path);
-      return this.cache.set(e, readAt);
+      return { entry: this.cache.set(e, readAt), fresh: true };
     }
   }
 
@@ -181,8 +186,9 @@ export class DbosFs {
     return { path: e.path, uid: await this.ids.uidOf(e.owner), gid: e.gid, perm: e.perm };
   }
 
-  private async check(path: string, want: number, caller: Caller): Promise<Entry> {
-    const e = await this.entry(path);
+  /** The entry (`known`, or looked up), if `caller` may access it as `want` asks. */
+  private async check(path: string, want: number, caller: Caller, known?: Entry): Promise<Entry> {
+    const e = known ?? await this.entry(path);
     if (this.checkPermissions) requireAccess(await this.owned(e), caller, want);
     return e;
   }
@@ -225,13 +231,15 @@ export class DbosFs {
 
   /** stat: follows a final symlink (up to 40 hops). */
   stat(path: string): Promise<Stat> {
-    return this.op(path, async () => this.toStat(await this.entry(await this.followLinks(this.path(path)))));
+    return this.op(path, async () => this.toStat((await this.followLinks(this.path(path))).entry));
   }
 
-  private async followLinks(path: string): Promise<string> {
+  /** The entry a path names, symlinks followed; `fresh` as lookupEntry's. */
+  private async followLinks(path: string): Promise<{ entry: Entry; fresh: boolean }> {
     for (let hops = 0; hops < 40; hops++) {
-      const e = await this.entry(path);
-      if (e.type !== 'symlink') return path;
+      const found = await this.lookupEntry(path);
+      const e = found.entry;
+      if (e.type !== 'symlink') return found;
       const target = e.target ?? '';
       path = normalizePath(target.startsWith('/') ? target : joinPath(splitPath(path).parent, target));
     }
@@ -609,13 +617,14 @@ export class DbosFs {
    * At open: whether the client's cache of the file still holds what is
    * committed now (the version it last saw against the committed row, read
    * afresh), and the version it will hold from now on. A file the client
-   * holds no version of costs no query.
+   * holds no version of costs no query, nor does one whose row `e` this open
+   * has just read from the database (`fresh`).
    */
-  private async clientCache(e: Entry): Promise<{ seen: ContentStamp; valid: boolean }> {
+  private async clientCache(e: Entry, fresh: boolean): Promise<{ seen: ContentStamp; valid: boolean }> {
     const open = this.openFiles.get(e.path);
     const held = open ? open.contentStamp : this.stamps.get(e.path);
     if (!held) return { seen: stampOf(e), valid: false };
-    const row = await namespace.lookup(this.db, e.path);
+    const row = fresh ? e : await namespace.lookup(this.db, e.path);
     if (!row) return { seen: stampOf(e), valid: false };
     return { seen: stampOf(row), valid: sameStamp(held, stampOf(row)) };
   }
@@ -657,21 +666,24 @@ export class DbosFs {
         if (!e) return this.create(p, mode, flags, caller);
         if (flags & fsc.O_EXCL) throw fsError('EEXIST', p);
       }
-      return this.openPath(await this.followLinks(p), flags, caller);
+      const found = await this.followLinks(p);
+      return this.openPath(found.entry.path, flags, caller, found);
     });
   }
 
-  private async openPath(p: string, flags: number, caller: Caller): Promise<number> {
+  /** Opens `p`; `found` is its entry if the caller just looked it up. */
+  private async openPath(p: string, flags: number, caller: Caller, found?: { entry: Entry; fresh: boolean }): Promise<number> {
     const acc = flags & O_ACCMODE;
     const want = (acc === fsc.O_RDONLY ? R_OK : acc === fsc.O_WRONLY ? W_OK : R_OK | W_OK);
-    const e = await this.check(p, want, caller);
+    const { entry, fresh } = found ?? await this.lookupEntry(p);
+    const e = await this.check(p, want, caller, entry);
     if (e.type === 'directory') {
       if (acc !== fsc.O_RDONLY) throw fsError('EISDIR', p);
     } else if (e.type !== 'file') {
       throw fsError('EINVAL', p, `cannot open a ${e.type} here`);
     }
     const truncating = (flags & fsc.O_TRUNC) !== 0 && acc !== fsc.O_RDONLY && e.type === 'file';
-    const cache = e.type === 'file' && !truncating ? await this.clientCache(e) : { seen: stampOf(e), valid: false };
+    const cache = e.type === 'file' && !truncating ? await this.clientCache(e, fresh) : { seen: stampOf(e), valid: false };
     const fd = this.register(e, flags, cache.seen, cache.valid);
     if (truncating) {
       const f = this.handle(fd).file;

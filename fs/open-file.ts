@@ -8,7 +8,7 @@
 // forgotten at an open that finds another client changed the file, so that an
 // open sees what others closed before it; a sequential reader's next blocks
 // are fetched while it reads.
-import type { Db } from '../schema/db.js';
+import type { Db, Statement } from '../schema/db.js';
 import { fsError } from './errors.js';
 import { Mutex } from './mutex.js';
 import * as blocks from './sql/blocks.js';
@@ -398,12 +398,9 @@ export class OpenFile {
       if (len > 0) rows.push({ no, bytes: blk.data.subarray(0, len) });
     }
     const time = this.pendingTime;
-    const writes = blocks.blockWrites(this.loc, rows, size);
     // Nobody else changed the file since the client saw this stamp: then what
     // the client holds plus these writes (which went through it) is what commits.
-    const times = time ? namespace.commitTimes(this.path, time, this.contentStamp?.ctime) : null;
-    const matched = await this.db.atomically([...writes, ...(times?.statements ?? [])], { timeoutMs: 60_000 });
-    const onlyOurs = times?.onlyOurs(matched.slice(writes.length)) ?? false;
+    const onlyOurs = await commitWithTimes(this.db, blocks.blockWrites(this.loc, rows, size), this.path, time, this.contentStamp?.ctime, 60_000);
     this.contentStamp = time && onlyOurs ? { ctime: time, size } : null;
     this.onCommit(this.path);
     this.dbSize = size;
@@ -443,8 +440,18 @@ export class OpenFile {
 export async function truncateCommitted(
   db: Db, loc: blocks.FileLocation, blockSize: number, oldSize: number, size: number, time: Timespec, ifCtime?: Timespec,
 ): Promise<boolean> {
-  const times = namespace.commitTimes(loc.path, time, ifCtime);
   const statements = [...(size < oldSize ? blocks.cutAt(loc, size, blockSize) : []), ...blocks.blockWrites(loc, [], size)];
-  const matched = await db.atomically([...statements, ...times.statements], { timeoutMs: 600_000 });
-  return times.onlyOurs(matched.slice(statements.length));
+  return commitWithTimes(db, statements, loc.path, time, ifCtime, 600_000);
+}
+
+/**
+ * Runs a commit's statements and the update of the file's times (if `time`)
+ * as one transaction. Returns true if the file's ctime was still `ifCtime`.
+ */
+async function commitWithTimes(
+  db: Db, statements: Statement[], path: string, time: Timespec | null, ifCtime: Timespec | undefined, timeoutMs: number,
+): Promise<boolean> {
+  const times = time ? namespace.commitTimes(path, time, ifCtime) : null;
+  const matched = await db.atomically([...statements, ...(times?.statements ?? [])], { timeoutMs });
+  return times?.onlyOurs(matched.slice(statements.length)) ?? false;
 }

@@ -181,6 +181,11 @@ export class Db implements Queryable {
       // costs more than the rest of a cached FUSE request; errors carry the
       // server's message and code, and we wrap them where they matter.
       trace: false,
+      // Every text query we send is complete: atomically() formats its own
+      // values and `dbos sql` runs the user's text as it is. mysql2 would
+      // otherwise scan each one for placeholders again, which for a commit of
+      // a few blocks (tens of KB of hex) is a visible share of the daemon's CPU.
+      queryFormat: (sql: string, values?: unknown) => (Array.isArray(values) && values.length > 0 ? mysql.format(sql, values) : sql),
     });
     this.pool.on('connection', (c) => {
       // A broken idle connection must not crash the process; the pool drops it.

@@ -145,6 +145,11 @@ export class DbosFuse extends (Fuse as unknown as FuseClass) {
     this.ops.fgetattr!(path, fd, (err: number, st?: Stat) => (err ? signal(err, new Uint32Array(18)) : signal(0, encodeStat(st!))));
   }
 
+  /** The new file's attributes go with the handle: the binding answers libfuse's fgetattr right after create with them. */
+  _op_create(signal: Callback, path: string, mode: number): void {
+    this.ops.create!(path, mode, (err: number, fd?: number, st?: Stat) => (err ? signal(err) : signal(0, fd, st ? encodeStat(st) : undefined)));
+  }
+
   _op_readdir(signal: Callback, path: string): void {
     this.ops.readdir!(path, (err: number, names?: string[], stats?: Stat[]) => {
       if (err) return signal(err);

@@ -1,0 +1,109 @@
+// The rebuilt fuse-native binding spares two hand-offs between a libfuse
+// thread and JavaScript: the fgetattr that libfuse runs right after a create
+// takes the attributes create returned, and RELEASE (which the kernel sends
+// after close(2) has returned, and never waits for) is queued for JavaScript
+// while the libfuse thread goes back to work. Mounted in this process with a
+// filesystem of made-up files (no database); the programs that use it run as
+// children, since this process's own thread answers the requests.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DbosFuse, type FuseOps } from '../../../fs/fuse/native.js';
+
+const run = promisify(execFile);
+type Cb = (...args: unknown[]) => void;
+
+const CREATED = { sec: 1_600_000_000, nsec: 111 };
+const LATER = { sec: 1_700_000_000, nsec: 222 };
+const stat = (dir: boolean, t: { sec: number; nsec: number }) => ({
+  mode: dir ? 0o40755 : 0o100640, uid: 0, gid: 0, size: dir ? 0 : 7, nlink: dir ? 2 : 1, rdev: 0, blksize: 4096, blocks: 0,
+  atime: t, mtime: t, ctime: t,
+});
+
+const files = new Set<string>();
+const calls: string[] = [];
+const releases: { path: string; fd: number }[] = [];
+const heldReleases: Cb[] = [];
+let holdReleases = false;
+let nextFd = 10;
+
+const ops: FuseOps = {
+  getattr: (path: string, cb: Cb) => {
+    calls.push(`getattr ${path}`);
+    if (path === '/') return cb(0, stat(true, LATER));
+    return files.has(path) ? cb(0, stat(false, LATER)) : cb(-2);
+  },
+  fgetattr: (path: string, _fd: number, cb: Cb) => {
+    calls.push(`fgetattr ${path}`);
+    return files.has(path) ? cb(0, stat(false, LATER)) : cb(-2);
+  },
+  // The attributes of a new file as create reports them differ from what
+  // fgetattr says later, so a test can tell which of the two the kernel got.
+  create: (path: string, _mode: number, cb: Cb) => {
+    calls.push(`create ${path}`);
+    files.add(path);
+    cb(0, nextFd++, stat(false, CREATED));
+  },
+  open: (path: string, _flags: number, cb: Cb) => cb(0, nextFd++),
+  flush: (_path: string, _fd: number, cb: Cb) => cb(0),
+  release: (path: string, fd: number, cb: Cb) => {
+    calls.push(`release ${path}`);
+    releases.push({ path, fd });
+    if (holdReleases) heldReleases.push(cb);
+    else cb(0);
+  },
+};
+
+let mountpoint: string;
+const osThreads = () => readdirSync('/proc/self/task').length;
+
+beforeAll(async () => {
+  mountpoint = mkdtempSync(join(tmpdir(), 'dbos-handoffs-'));
+  const fuse = new DbosFuse(mountpoint, ops, { allowOther: false, attrTimeout: 3600, entryTimeout: 3600, timeoutMs: 10_000 });
+  await promisify((cb: (err: Error | null) => void) => fuse.mount(cb))();
+});
+afterAll(async () => {
+  for (const cb of heldReleases.splice(0)) cb(0);
+  await run('fusermount', ['-u', mountpoint]).catch(() => run('fusermount', ['-uz', mountpoint]));
+  rmSync(mountpoint, { recursive: true, force: true });
+});
+
+describe('hand-offs the rebuilt binding spares', () => {
+  it('answers the fgetattr after a create with the attributes create returned', async () => {
+    calls.length = 0;
+    // O_CREAT|O_EXCL, then fstat: with attributes cached for an hour, fstat
+    // shows what the kernel got in the create's reply.
+    const { stdout } = await run('python3', ['-c', `
+import os
+fd = os.open(${JSON.stringify(`${mountpoint}/new`)}, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o640)
+st = os.fstat(fd)
+print(oct(st.st_mode), st.st_size, st.st_mtime_ns)
+os.close(fd)`]);
+    expect(stdout.trim()).toBe(`0o100640 7 ${CREATED.sec}000000${CREATED.nsec}`);
+    expect(calls).toContain('create /new');
+    expect(calls).not.toContain('fgetattr /new');
+  });
+
+  it('frees the libfuse thread of a RELEASE at once, and still hands every release to JavaScript', async () => {
+    holdReleases = true;
+    releases.length = 0;
+    const threadsBefore = osThreads();
+    // 30 files closed one after another while no release's handler has answered.
+    const names = Array.from({ length: 30 }, (_, i) => `${mountpoint}/r${i}`);
+    await run('python3', ['-c', `
+import os, sys
+for p in sys.argv[1:]:
+    os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o644))`, ...names]);
+    for (let i = 0; i < 100 && releases.length < names.length; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(releases.map((r) => r.path).sort()).toEqual(names.map((n) => n.slice(mountpoint.length)).sort());
+    expect(new Set(releases.map((r) => r.fd)).size).toBe(names.length);
+    // A release that kept its libfuse thread until JavaScript answered would
+    // have made libfuse start a new thread for each later request: 30 or more.
+    expect(osThreads() - threadsBefore).toBeLessThan(10);
+    for (const cb of heldReleases.splice(0)) cb(0);
+    holdReleases = false;
+  });
+});

@@ -42,8 +42,15 @@ export class DirtyBudget {
   constructor(readonly limits: WriteBackLimits) {}
 }
 
-/** The most a sequential reader fetches ahead in one query. */
+/** The most a sequential reader fetches ahead. */
 const MAX_READAHEAD = 4 << 20;
+
+/**
+ * A range larger than this goes as several queries at once. InnoDB reads a
+ * blob's pages one at a time within a query, so from disk a single query is
+ * one read in flight; pieces on separate connections keep several.
+ */
+const FETCH_PIECE_BYTES = 1 << 20;
 
 /**
  * A file this small is fetched whole at its second miss in the cache: random
@@ -192,7 +199,7 @@ export class OpenFile {
     if (hi >= 0) {
       let [from, to] = this.missingAround(lo, hi);
       while (to < ahead && !this.available(to + 1)) to++;
-      waits.add(this.startFetch(from, to));
+      for (const f of this.startFetches(from, to)) waits.add(f);
     }
     const out = new Map<number, Buffer>();
     for (const f of waits) {
@@ -243,7 +250,15 @@ export class OpenFile {
     let next = from;
     while (next <= to && this.available(next)) next++;
     if (next > to || (next - from) * this.blockSize > this.readahead / 2) return;
-    this.startFetch(next, to);
+    this.startFetches(next, to);
+  }
+
+  /** Blocks from..to, in pieces of at most FETCH_PIECE_BYTES sent together. */
+  private startFetches(from: number, to: number): Fetch[] {
+    const piece = Math.max(1, Math.floor(FETCH_PIECE_BYTES / this.blockSize));
+    const fetches: Fetch[] = [];
+    for (let lo = from; lo <= to; lo += piece) fetches.push(this.startFetch(lo, Math.min(to, lo + piece - 1)));
+    return fetches;
   }
 
   /** The blocks to fetch for the missing lo..hi: from the second miss on, of a small file, every block around them that is missing too. */

@@ -231,6 +231,38 @@ describe('block cache and read-ahead', () => {
     await fs.release(fd);
   });
 
+  it('a sequential reader has several range queries of at most 1 MiB in flight at once, and gets every byte right', async () => {
+    const size = 12 * 1024 * 1024 + 5;               // 3,073 blocks of 4 KiB
+    const data = pattern(size, 9);
+    await fs.writeFile('/pieces', data);
+    // Every block range query the shim sends, while it is in flight.
+    const rows = t.db.rows.bind(t.db);
+    let inFlight = 0;
+    let peak = 0;
+    let widest = 0;
+    t.db.rows = (async (sql: string, params?: unknown[], opts?: unknown) => {
+      if (!sql.includes('block_no BETWEEN')) return rows(sql, params as never, opts as never);
+      widest = Math.max(widest, Number(params![2]) - Number(params![1]) + 1);
+      peak = Math.max(peak, ++inFlight);
+      try {
+        return await rows(sql, params as never, opts as never);
+      } finally {
+        inFlight--;
+      }
+    }) as typeof t.db.rows;
+    try {
+      const fd = await fs.open('/pieces', fsc.O_RDONLY);
+      const parts: Buffer[] = [];
+      for (let off = 0; off < size; off += 128 * 1024) parts.push(await fs.read(fd, 128 * 1024, off));
+      await fs.release(fd);
+      expect(Buffer.concat(parts).equals(data)).toBe(true);
+    } finally {
+      t.db.rows = rows;
+    }
+    expect(widest).toBeLessThanOrEqual(256);           // 1 MiB of 4 KiB blocks
+    expect(peak).toBeGreaterThanOrEqual(3);
+  });
+
   it('a small file is fetched whole at its second miss: random reads and partial writes in it cost two queries', async () => {
     const size = 64 * 1024 + 100;                   // 17 blocks of 4 KiB
     const data = pattern(size, 8);

@@ -34,6 +34,9 @@
 // need not sleep until JavaScript wakes it. And create hands over its new
 // file's attributes with the handle, so libfuse's fgetattr right after it is
 // answered in C: two fewer cross-thread round trips for each file created.
+// A FLUSH while no handle on the mount has been written through since its last
+// FLUSH went to JavaScript is answered in C: only writes leave anything for
+// the shim to commit at close.
 // Each edit must match exactly once, or the build stops: a different
 // fuse-native version needs this script reviewed, not silently half-applied.
 import { execFileSync } from 'node:child_process';
@@ -55,6 +58,7 @@ const MARK_SECOND = '/* dbos: keep_cache, no security.capability */';
 const MARK_THIRD = '/* dbos: per-thread structs reused */';
 const MARK_FOURTH = '/* dbos: /dev/fuse close-on-exec */';
 const MARK_FIFTH = '/* dbos: releases queued, create answers fgetattr */';
+const MARK_SIXTH = '/* dbos: flush with nothing written answered in C */';
 
 function edit(text, from, to, what) {
   const count = text.split(from).length - 1;
@@ -284,6 +288,72 @@ NAPI_METHOD(fuse_native_mount) {`, 'queued releases');
 `, 'the release queue\'s wake-up');
   c = `${MARK_FIFTH}\n${c}`;
 }
+if (!c.includes(MARK_SIXTH)) {
+  // A FLUSH while no handle on the mount has been written through since its
+  // own last FLUSH reached JavaScript has nothing to commit (only writes leave
+  // anything pending in the shim), so the binding answers it itself. Any
+  // written handle, not just this one, sends every FLUSH through: a shared
+  // mmap's pages may come back through another handle of the same file.
+  c = edit(c, '  void *releases;\n  void *release_sink;\n',
+    '  void *releases;\n  void *release_sink;\n  uv_mutex_t written_mut;\n  uint64_t *written;\n  size_t written_count;\n  size_t written_cap;\n  int written_overflow;\n',
+    'the written handles in the mount');
+  c = edit(c, 'static pthread_key_t thread_locals_key;\nstatic fuse_thread_locals_t* get_thread_locals();\n',
+    `static pthread_key_t thread_locals_key;
+static fuse_thread_locals_t* get_thread_locals();
+
+// The handles written through since their last FLUSH reached JavaScript.
+static void written_add (fuse_thread_t *ft, uint64_t fh) {
+  uv_mutex_lock(&(ft->written_mut));
+  size_t i = 0;
+  while (i < ft->written_count && ft->written[i] != fh) i++;
+  if (i == ft->written_count) {
+    if (ft->written_count == ft->written_cap) {
+      size_t cap = ft->written_cap ? 2 * ft->written_cap : 64;
+      uint64_t *grown = (uint64_t *) realloc(ft->written, cap * sizeof(uint64_t));
+      if (grown == NULL) {
+        ft->written_overflow = 1;
+        uv_mutex_unlock(&(ft->written_mut));
+        return;
+      }
+      ft->written = grown;
+      ft->written_cap = cap;
+    }
+    ft->written[ft->written_count++] = fh;
+  }
+  uv_mutex_unlock(&(ft->written_mut));
+}
+
+// Forgets fh; answers whether no handle had been written through at all.
+static int written_none_forgetting (fuse_thread_t *ft, uint64_t fh) {
+  uv_mutex_lock(&(ft->written_mut));
+  int none = ft->written_count == 0 && !ft->written_overflow;
+  for (size_t i = 0; i < ft->written_count; i++) {
+    if (ft->written[i] == fh) {
+      ft->written[i] = ft->written[--ft->written_count];
+      break;
+    }
+  }
+  uv_mutex_unlock(&(ft->written_mut));
+  return none;
+}
+`, 'written-handle set');
+  c = edit(c,
+    'FUSE_METHOD(write, 6, 2, (const char *path, const char *buf, size_t len, off_t offset, struct fuse_file_info *info), {\n',
+    'FUSE_METHOD(write, 6, 2, (const char *path, const char *buf, size_t len, off_t offset, struct fuse_file_info *info), {\n  if (info != NULL) written_add((fuse_thread_t *) fuse_get_context()->private_data, info->fh);\n',
+    'a write marks its handle');
+  c = edit(c,
+    'FUSE_METHOD_VOID(flush, 2, 0, (const char *path, struct fuse_file_info *info), {\n',
+    `FUSE_METHOD_VOID(flush, 2, 0, (const char *path, struct fuse_file_info *info), {
+  // Mailbox handles (bit 30) always go through: theirs is not the shim's flush.
+  if (info != NULL && written_none_forgetting((fuse_thread_t *) fuse_get_context()->private_data, info->fh) && !(info->fh & 0x40000000)) return 0;
+`, 'flush with nothing written answers from C');
+  c = edit(c, '  r->fh = info != NULL ? info->fh : 0;\n',
+    '  r->fh = info != NULL ? info->fh : 0;\n  written_none_forgetting(ft, r->fh);\n', 'a released handle is forgotten');
+  c = edit(c, '  uv_mutex_init(&(ft->release_mut));\n',
+    '  uv_mutex_init(&(ft->release_mut));\n  uv_mutex_init(&(ft->written_mut));\n  ft->written = NULL;\n  ft->written_count = 0;\n  ft->written_cap = 0;\n  ft->written_overflow = 0;\n',
+    'the written set starts empty');
+  c = `${MARK_SIXTH}\n${c}`;
+}
 writeFileSync(cPath, c);
 
 const gypPath = join(pkgDir, 'binding.gyp');
@@ -302,7 +372,7 @@ if (!gyp.includes('pkg-config')) {
 }
 
 const built = join(pkgDir, 'build', 'Release', 'fuse.node');
-const stamp = join(pkgDir, 'build', 'dbos-system-libfuse-5');
+const stamp = join(pkgDir, 'build', 'dbos-system-libfuse-6');
 if (!existsSync(built) || !existsSync(stamp)) {
   const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
   // Build against the headers of the Node.js that runs us (Debian's nodejs

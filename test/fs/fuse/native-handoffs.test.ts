@@ -2,7 +2,8 @@
 // thread and JavaScript: the fgetattr that libfuse runs right after a create
 // takes the attributes create returned, and RELEASE (which the kernel sends
 // after close(2) has returned, and never waits for) is queued for JavaScript
-// while the libfuse thread goes back to work. Mounted in this process with a
+// while the libfuse thread goes back to work; and a FLUSH while nothing on
+// the mount has been written through is answered in C. Mounted in this process with a
 // filesystem of made-up files (no database); the programs that use it run as
 // children, since this process's own thread answers the requests.
 import { execFile } from 'node:child_process';
@@ -48,7 +49,11 @@ const ops: FuseOps = {
     cb(0, nextFd++, stat(false, CREATED));
   },
   open: (path: string, _flags: number, cb: Cb) => cb(0, nextFd++),
-  flush: (_path: string, _fd: number, cb: Cb) => cb(0),
+  write: (_path: string, _fd: number, _buf: Buffer, len: number, _pos: number, cb: Cb) => cb(len),
+  flush: (path: string, _fd: number, cb: Cb) => {
+    calls.push(`flush ${path}`);
+    cb(0);
+  },
   release: (path: string, fd: number, cb: Cb) => {
     calls.push(`release ${path}`);
     releases.push({ path, fd });
@@ -85,6 +90,25 @@ os.close(fd)`]);
     expect(stdout.trim()).toBe(`0o100640 7 ${CREATED.sec}000000${CREATED.nsec}`);
     expect(calls).toContain('create /new');
     expect(calls).not.toContain('fgetattr /new');
+  });
+
+  it('answers a FLUSH itself while no handle has been written through, and sends every FLUSH on while one has', async () => {
+    for (const n of ['/a', '/b', '/c']) files.add(n);
+    const py = (script: string) => run('python3', ['-c', `import os\nm = ${JSON.stringify(mountpoint)}\n${script}`]);
+    calls.length = 0;
+    await py(`os.close(os.open(m + '/a', os.O_RDWR))`);
+    expect(calls.filter((c) => c.startsWith('flush'))).toEqual([]);
+    await py(`fd = os.open(m + '/a', os.O_RDWR)\nos.write(fd, b'x')\nos.close(fd)`);
+    expect(calls.filter((c) => c.startsWith('flush'))).toEqual(['flush /a']);
+    // /a is written and still open: /b's close goes through (a shared mmap's
+    // pages may come back through any handle), then /a's; after that /c's does not.
+    calls.length = 0;
+    await py(`fa = os.open(m + '/a', os.O_RDWR)
+os.write(fa, b'y')
+os.close(os.open(m + '/b', os.O_RDONLY))
+os.close(fa)
+os.close(os.open(m + '/c', os.O_RDONLY))`);
+    expect(calls.filter((c) => c.startsWith('flush'))).toEqual(['flush /b', 'flush /a']);
   });
 
   it('frees the libfuse thread of a RELEASE at once, and still hands every release to JavaScript', async () => {

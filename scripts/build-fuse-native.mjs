@@ -230,12 +230,13 @@ static fuse_thread_locals_t* release_sink (fuse_thread_t *ft) {
   FUSE_NATIVE_CALLBACK(ft->malloc, {
     napi_value argv[1];
     napi_create_uint32(ft->env, (uint32_t) sizeof(fuse_thread_locals_t), &(argv[0]));
-    napi_value buf;
+    napi_value buf = NULL;
     NAPI_MAKE_CALLBACK(ft->env, NULL, ctx, callback, 1, argv, &buf);
     size_t l_len;
-    napi_get_buffer_info(env, buf, (void **) &l, &l_len);
-    napi_create_reference(env, buf, 1, &(l->self));
+    if (napi_get_buffer_info(env, buf, (void **) &l, &l_len) != napi_ok) l = NULL;
+    if (l != NULL) napi_create_reference(env, buf, 1, &(l->self));
   })
+  if (l == NULL) return NULL;
   uv_sem_init(&(l->sem), 0);
   l->fuse = ft;
   ft->release_sink = l;
@@ -244,6 +245,9 @@ static fuse_thread_locals_t* release_sink (fuse_thread_t *ft) {
 
 static void fuse_native_drain_releases (uv_async_t *handle) {
   fuse_thread_t *ft = (fuse_thread_t *) handle->data;
+  // Without the struct (JavaScript could not make it) they wait for the next wake-up.
+  fuse_thread_locals_t *sink = release_sink(ft);
+  if (sink == NULL) return;
   // Not ft->mut: a new libfuse thread holds that while it waits for this thread.
   uv_mutex_lock(&(ft->release_mut));
   queued_release_t *r = (queued_release_t *) ft->releases;
@@ -256,7 +260,6 @@ static void fuse_native_drain_releases (uv_async_t *handle) {
     fifo = r;
     r = next;
   }
-  fuse_thread_locals_t *sink = release_sink(ft);
   // Signals from earlier releases: nobody waits for them.
   while (uv_sem_trywait(&(sink->sem)) == 0) {}
   while (fifo != NULL) {

@@ -226,16 +226,7 @@ static int fuse_native_release_queued (const char *path, struct fuse_file_info *
 // The struct the queued releases' JavaScript handlers signal: made once, like a thread's.
 static fuse_thread_locals_t* release_sink (fuse_thread_t *ft) {
   if (ft->release_sink != NULL) return (fuse_thread_locals_t *) ft->release_sink;
-  fuse_thread_locals_t *l = NULL;
-  FUSE_NATIVE_CALLBACK(ft->malloc, {
-    napi_value argv[1];
-    napi_create_uint32(ft->env, (uint32_t) sizeof(fuse_thread_locals_t), &(argv[0]));
-    napi_value buf = NULL;
-    NAPI_MAKE_CALLBACK(ft->env, NULL, ctx, callback, 1, argv, &buf);
-    size_t l_len;
-    if (napi_get_buffer_info(env, buf, (void **) &l, &l_len) != napi_ok) l = NULL;
-    if (l != NULL) napi_create_reference(env, buf, 1, &(l->self));
-  })
+  fuse_thread_locals_t *l = new_thread_locals(ft);
   if (l == NULL) return NULL;
   uv_sem_init(&(l->sem), 0);
   l->fuse = ft;
@@ -278,6 +269,42 @@ static void fuse_native_drain_releases (uv_async_t *handle) {
 }
 
 NAPI_METHOD(fuse_native_mount) {`, 'queued releases');
+  // A thread's struct and the release queue's are made alike: one helper.
+  c = edit(c, `static void fuse_native_async_init (uv_async_t* handle) {
+  fuse_thread_t *ft = (fuse_thread_t *) handle->data;
+  fuse_thread_locals_t *l;
+
+  FUSE_NATIVE_CALLBACK(ft->malloc, {
+    napi_value argv[1];
+    napi_create_uint32(ft->env, (uint32_t) sizeof(fuse_thread_locals_t), &(argv[0]));
+
+    napi_value buf;
+    NAPI_MAKE_CALLBACK(ft->env, NULL, ctx, callback, 1, argv, &buf);
+
+    size_t l_len;
+
+    napi_get_buffer_info(env, buf, (void **) &l, &l_len);
+    napi_create_reference(env, buf, 1, &(l->self));
+  })
+`, `// A per-thread struct in a Buffer that JavaScript allocates and keeps, or NULL.
+static fuse_thread_locals_t* new_thread_locals (fuse_thread_t *ft) {
+  fuse_thread_locals_t *l = NULL;
+  FUSE_NATIVE_CALLBACK(ft->malloc, {
+    napi_value argv[1];
+    napi_create_uint32(ft->env, (uint32_t) sizeof(fuse_thread_locals_t), &(argv[0]));
+    napi_value buf = NULL;
+    NAPI_MAKE_CALLBACK(ft->env, NULL, ctx, callback, 1, argv, &buf);
+    size_t l_len;
+    if (napi_get_buffer_info(env, buf, (void **) &l, &l_len) != napi_ok) l = NULL;
+    if (l != NULL) napi_create_reference(env, buf, 1, &(l->self));
+  })
+  return l;
+}
+
+static void fuse_native_async_init (uv_async_t* handle) {
+  fuse_thread_t *ft = (fuse_thread_t *) handle->data;
+  fuse_thread_locals_t *l = new_thread_locals(ft);
+`, 'one helper makes per-thread structs');
   c = edit(c, '  if (implemented[op_release]) ops.release = fuse_native_release;\n',
     '  if (implemented[op_release]) ops.release = fuse_native_release_queued;\n', 'release through the queue');
   c = edit(c, '  int err = uv_async_init(uv_default_loop(), &(ft->async), (uv_async_cb) fuse_native_async_init);\n',

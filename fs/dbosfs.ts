@@ -77,6 +77,8 @@ interface Handle {
   flags: number;
   /** The client's cache of the file (the kernel's page cache) was current at this open. */
   cacheValid: boolean;
+  /** A failed writeBehind's error, for the handle's next flush or fsync. */
+  writeError?: FsError;
 }
 
 /** Handles stay below bit 29: the FUSE binding reads bits 29 and 30 of the number it is given as flags. */
@@ -202,6 +204,7 @@ export class DbosFs {
 
   private async toStat(e: Entry): Promise<Stat> {
     const open = e.type === 'file' ? this.openFiles.get(e.path) : undefined;
+    await open?.applied();
     const size = e.type === 'file' ? (open ? open.size : e.size)
       : e.type === 'symlink' ? Buffer.byteLength(e.target ?? '')
         : e.type === 'directory' ? 4096 : 0;
@@ -713,22 +716,50 @@ export class DbosFs {
       const h = this.handle(fd);
       if ((h.flags & O_ACCMODE) === fsc.O_RDONLY) throw fsError('EBADF', h.file.path);
       if (position < 0) throw fsError('EINVAL', h.file.path);
-      const at = h.flags & fsc.O_APPEND ? h.file.size : position;
-      return h.file.write(data, at);
+      return h.file.write(data, h.flags & fsc.O_APPEND ? 'end' : position);
+    });
+  }
+
+  /**
+   * write(2) whose caller has already been told it succeeded: the FUSE
+   * binding answers writes before they reach the shim, as a page cache would.
+   * Whatever is called after it sees its data. A failure is kept on the handle
+   * and reported by its next flush or fsync, as a write-back error is.
+   */
+  writeBehind(fd: number, data: Buffer, position: number): Promise<void> {
+    return this.write(fd, data, position).then(() => undefined, (e: FsError) => {
+      const h = this.handles.get(fd);
+      if (!h) return this.log('a write to a closed handle was lost', e);
+      h.writeError ??= e;
+      // The client's cache took the write the shim could not: not to be kept at the next open.
+      h.file.contentStamp = null;
     });
   }
 
   /** Commits the file's pending writes (close-to-open consistency). */
   flush(fd: number): Promise<void> {
-    return this.op(undefined, async () => { await this.handle(fd).file.flush(); });
+    return this.op(undefined, async () => {
+      const h = this.handle(fd);
+      await h.file.flush();
+      this.reportWriteError(h);
+    });
   }
 
   /** Commits pending writes and makes them durable. */
   fsync(fd: number): Promise<void> {
     return this.op(undefined, async () => {
-      await this.handle(fd).file.flush();
+      const h = this.handle(fd);
+      await h.file.flush();
+      this.reportWriteError(h);
       await this.syncDatabase();
     });
+  }
+
+  /** Throws, once, what a writeBehind on this handle failed with. */
+  private reportWriteError(h: Handle): void {
+    const e = h.writeError;
+    h.writeError = undefined;
+    if (e) throw e;
   }
 
   /** fsync of a directory: its pending times, durably. */

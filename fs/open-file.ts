@@ -101,6 +101,8 @@ export class OpenFile {
   private pendingTime: Timespec | null = null;
   private dbSize: number;
   private readonly lock = new Mutex();
+  /** Writes called and not yet applied: they wait for the lock, behind a flush perhaps. */
+  private unapplied = 0;
 
   constructor(
     private readonly db: Db,
@@ -133,6 +135,15 @@ export class OpenFile {
     return this.lock.run(work);
   }
 
+  /**
+   * Resolves once every write called before it is applied. A caller need not
+   * wait for its write (the FUSE binding answers writes first): whatever is
+   * asked afterwards must still see them.
+   */
+  async applied(): Promise<void> {
+    if (this.unapplied > 0) await this.lock.run(async () => undefined);
+  }
+
   async read(pos: number, len: number): Promise<Buffer> {
     const out = Buffer.allocUnsafe(Math.max(0, Math.min(len, this.size - pos)));
     return out.subarray(0, await this.readInto(out, pos));
@@ -140,6 +151,7 @@ export class OpenFile {
 
   /** Reads into `target` (as much as it holds) from `pos`; returns the byte count. */
   async readInto(target: Buffer, pos: number): Promise<number> {
+    await this.applied();
     const size = this.size;
     const len = target.length;
     if (pos >= size || len <= 0) return 0;
@@ -275,36 +287,45 @@ export class OpenFile {
     return this.dirty.has(b) || this.cached.has(b) || this.fetchCovering(b) !== undefined;
   }
 
-  async write(data: Buffer, pos: number): Promise<number> {
+  /** Writes `data` at `pos`, or at the end of the file as it is when the write's turn comes (O_APPEND). */
+  async write(data: Buffer, pos: number | 'end'): Promise<number> {
     if (data.length === 0) return 0;
+    if (pos !== 'end' && pos + data.length > MAX_FILE_SIZE) throw fsError('EFBIG', this.path);
+    this.unapplied++;
+    try {
+      return await this.lock.run(() => this.writeLocked(data, pos === 'end' ? this.size : pos));
+    } finally {
+      this.unapplied--;
+    }
+  }
+
+  private async writeLocked(data: Buffer, pos: number): Promise<number> {
     const end = pos + data.length;
     if (end > MAX_FILE_SIZE) throw fsError('EFBIG', this.path);
-    return this.lock.run(async () => {
-      const bs = this.blockSize;
-      const first = Math.floor(pos / bs);
-      const last = Math.floor((end - 1) / bs);
-      const old = await this.committedBlocksUnder(first, last, pos, end);
-      this.generation++;
-      for (let b = first; b <= last; b++) {
-        this.forget(b);
-        const start = b * bs;
-        const from = Math.max(pos, start) - start;
-        const to = Math.min(end, start + bs) - start;
-        const blk = this.dirtyBlock(b, to, old.get(b));
-        data.copy(blk.data, from, start + from - pos, start + to - pos);
-        if (to > blk.len) {
-          this.account(to - blk.len);
-          blk.len = to;
-        }
+    const bs = this.blockSize;
+    const first = Math.floor(pos / bs);
+    const last = Math.floor((end - 1) / bs);
+    const old = await this.committedBlocksUnder(first, last, pos, end);
+    this.generation++;
+    for (let b = first; b <= last; b++) {
+      this.forget(b);
+      const start = b * bs;
+      const from = Math.max(pos, start) - start;
+      const to = Math.min(end, start + bs) - start;
+      const blk = this.dirtyBlock(b, to, old.get(b));
+      data.copy(blk.data, from, start + from - pos, start + to - pos);
+      if (to > blk.len) {
+        this.account(to - blk.len);
+        blk.len = to;
       }
-      this.size = Math.max(this.size, end);
-      this.pendingTime = this.clock();
-      if (this.dirtySince === 0) this.dirtySince = Date.now();
-      if (this.dirtyBytes >= this.budget.limits.perFileBytes || this.budget.bytes >= this.budget.limits.totalBytes) {
-        await this.flushLocked();
-      }
-      return data.length;
-    });
+    }
+    this.size = Math.max(this.size, end);
+    this.pendingTime = this.clock();
+    if (this.dirtySince === 0) this.dirtySince = Date.now();
+    if (this.dirtyBytes >= this.budget.limits.perFileBytes || this.budget.bytes >= this.budget.limits.totalBytes) {
+      await this.flushLocked();
+    }
+    return data.length;
   }
 
   /** Committed content of the blocks a write only partly covers (one range query, shared with reads in flight). */
@@ -395,7 +416,7 @@ export class OpenFile {
   }
 
   async flush(): Promise<void> {
-    if (!this.hasDirty) return;
+    if (!this.hasDirty && this.unapplied === 0) return;
     await this.lock.run(() => this.flushLocked());
   }
 

@@ -99,6 +99,40 @@ describe('files', () => {
   });
 });
 
+// writeBehind is write(2) as the FUSE binding hands it over: already answered,
+// never awaited by its caller, so whatever comes next must still see it.
+describe('writes behind', () => {
+  it('are seen by the reads, stats and appends called after them', async () => {
+    await write('/behind', 'hello world');
+    const fd = await fs.open('/behind', fsc.O_RDWR);
+    await fs.getattr('/behind'); // cached: the next getattr asks no query
+    // Block 0 is committed and partly overwritten: the write waits for a query.
+    void fs.writeBehind(fd, Buffer.from('XYZW'), 9);
+    expect((await fs.getattr('/behind')).size).toBe(13);
+    void fs.writeBehind(fd, Buffer.from('H'), 0);
+    expect((await fs.read(fd, 100, 0)).toString()).toBe('Hello worXYZW');
+    await fs.release(fd);
+    // Each append lands at the end as it is when its turn comes, not when it was called.
+    const ap = await fs.open('/behind', fsc.O_WRONLY | fsc.O_APPEND);
+    for (const part of ['-a', '-bb', '-c']) void fs.writeBehind(ap, Buffer.from(part), 0);
+    await fs.release(ap);
+    expect(await text('/behind')).toBe('Hello worXYZW-a-bb-c');
+  });
+
+  it('report a failure at the next flush or fsync of the handle, once, and keep the writes that succeeded', async () => {
+    const fd = await fs.create('/behind-fails', 0o644);
+    await fs.writeBehind(fd, Buffer.from('x'), 2 ** 44);
+    await fs.writeBehind(fd, Buffer.from('kept'), 0);
+    expect(await errno(fs.flush(fd))).toBe('EFBIG');
+    expect(await errno(fs.flush(fd))).toBe('ok');
+    await fs.writeBehind(fd, Buffer.from('yy'), 2 ** 44 - 1);
+    expect(await errno(fs.fsync(fd))).toBe('EFBIG');
+    expect(await errno(fs.fsync(fd))).toBe('ok');
+    await fs.release(fd);
+    expect(await text('/behind-fails')).toBe('kept');
+  });
+});
+
 describe('names', () => {
   it('returns errnos for bad input', async () => {
     expect(await errno(fs.getattr('/nope'))).toBe('ENOENT');

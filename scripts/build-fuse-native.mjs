@@ -59,6 +59,7 @@ const MARK_THIRD = '/* dbos: per-thread structs reused */';
 const MARK_FOURTH = '/* dbos: /dev/fuse close-on-exec */';
 const MARK_FIFTH = '/* dbos: releases queued, create answers fgetattr */';
 const MARK_SIXTH = '/* dbos: flush with nothing written answered in C */';
+const MARK_SEVENTH = '/* dbos: writes answered in C, queued for JavaScript */';
 
 function edit(text, from, to, what) {
   const count = text.split(from).length - 1;
@@ -384,6 +385,127 @@ static int written_none_forgetting (fuse_thread_t *ft, uint64_t fh) {
     'the written set starts empty');
   c = `${MARK_SIXTH}\n${c}`;
 }
+if (!c.includes(MARK_SEVENTH)) {
+  // A write is answered as soon as the binding has copied it into the queue
+  // of edit 5, behind the releases and writes answered before it, instead of
+  // after a round trip through JavaScript (a write is most of the requests of
+  // a small random writer). JavaScript applies the queue, in order, before it
+  // handles any request it is handed afterwards, so nothing the kernel sends
+  // after a write's answer can overtake it, and a release never overtakes its
+  // handle's writes. The shim reports a queued write's failure at the
+  // handle's next flush or fsync. Bytes queued and not yet applied are
+  // bounded: past the bound, and for mailbox handles and writes that end
+  // beyond the shim's largest file, a write waits for JavaScript as before.
+  c = edit(c, '  void *releases;\n  void *release_sink;\n',
+    '  void *releases;\n  void *release_sink;\n  size_t queued_write_bytes;\n', 'queued write bytes in the mount');
+  c = edit(c, 'typedef struct queued_release {\n  struct queued_release *next;\n  uint64_t fh;\n',
+    'typedef struct queued_release {\n  struct queued_release *next;\n  uint64_t fh;\n  uint32_t op;\n  off_t offset;\n  size_t len;\n  char *data;\n',
+    'a queued request may be a write');
+  c = edit(c, '  r->fh = info != NULL ? info->fh : 0;\n',
+    '  r->op = op_release;\n  r->fh = info != NULL ? info->fh : 0;\n', 'a queued release says so');
+  c = edit(c, `static void fuse_native_drain_releases (uv_async_t *handle) {
+  fuse_thread_t *ft = (fuse_thread_t *) handle->data;
+`, `static void fuse_native_drain_queue (fuse_thread_t *ft) {
+`, 'the queue drains for any wake-up');
+  c = edit(c, `    queued_release_t *next = fifo->next;
+    FUSE_NATIVE_CALLBACK(ft->handlers[op_release], {
+`, `    queued_release_t *next = fifo->next;
+    if (fifo->op == op_write) {
+      FUSE_NATIVE_CALLBACK(ft->handlers[op_write], {
+        napi_value argv[9];
+        napi_get_reference_value(env, sink->self, &(argv[0]));
+        napi_create_uint32(env, op_write, &(argv[1]));
+        napi_create_string_utf8(env, fifo->path, NAPI_AUTO_LENGTH, &(argv[2]));
+        napi_create_uint32(env, (uint32_t) fifo->fh, &(argv[3]));
+        napi_create_buffer_copy(env, fifo->len, fifo->data, NULL, &(argv[4]));
+        napi_create_uint32(env, (uint32_t) fifo->len, &(argv[5]));
+        FUSE_UINT64_TO_INTS_ARGV(fifo->offset, 6)
+        napi_get_boolean(env, true, &(argv[8]));
+        NAPI_MAKE_CALLBACK(env, NULL, ctx, callback, 9, argv, NULL)
+      })
+      free(fifo);
+      fifo = next;
+      continue;
+    }
+    FUSE_NATIVE_CALLBACK(ft->handlers[op_release], {
+`, 'queued writes go to the write handler, marked queued');
+  c = edit(c, 'NAPI_METHOD(fuse_native_mount) {', `static void fuse_native_drain_releases (uv_async_t *handle) {
+  fuse_native_drain_queue((fuse_thread_t *) handle->data);
+}
+
+#define QUEUED_WRITE_BYTES_MAX (32 << 20)
+// The shim's largest file (2^44 bytes): a write past it fails, and says so itself.
+#define QUEUED_WRITE_END_MAX ((off_t) 1 << 44)
+
+static int fuse_native_write_queued (const char *path, const char *buf, size_t len, off_t offset, struct fuse_file_info *info) {
+  fuse_thread_t *ft = (fuse_thread_t *) fuse_get_context()->private_data;
+  if (info == NULL || (info->fh & 0x40000000) || offset < 0 || offset + (off_t) len > QUEUED_WRITE_END_MAX) {
+    return fuse_native_write(path, buf, len, offset, info);
+  }
+  size_t n = strlen(path) + 1;
+  queued_release_t *r = (queued_release_t *) malloc(sizeof(queued_release_t) + n + len);
+  if (r == NULL) return fuse_native_write(path, buf, len, offset, info);
+  uv_mutex_lock(&(ft->release_mut));
+  int room = ft->queued_write_bytes + len <= QUEUED_WRITE_BYTES_MAX;
+  if (room) ft->queued_write_bytes += len;
+  uv_mutex_unlock(&(ft->release_mut));
+  if (!room) {
+    free(r);
+    return fuse_native_write(path, buf, len, offset, info);
+  }
+  r->op = op_write;
+  r->fh = info->fh;
+  r->offset = offset;
+  r->len = len;
+  memcpy(r->path, path, n);
+  r->data = r->path + n;
+  memcpy(r->data, buf, len);
+  written_add(ft, info->fh);
+  uv_mutex_lock(&(ft->release_mut));
+  r->next = (queued_release_t *) ft->releases;
+  ft->releases = r;
+  uv_mutex_unlock(&(ft->release_mut));
+  uv_async_send(&(ft->release_async));
+  return (int) len;
+}
+
+NAPI_METHOD(fuse_native_mount) {`, 'writes through the queue');
+  // A queued write's handler signals the queue's struct with the byte count
+  // it was given: those bytes no longer count against the bound.
+  c = editBetween(c, 'FUSE_METHOD(write, 6, 2,', 'FUSE_METHOD(readdir',
+    '  if (IS_ARRAY_BUFFER_DETACH_SUPPORTED == 1) assert(napi_detach_arraybuffer(env, argv[3]) == napi_ok);\n',
+    `  if (IS_ARRAY_BUFFER_DETACH_SUPPORTED == 1) assert(napi_detach_arraybuffer(env, argv[3]) == napi_ok);
+  if (l->fuse != NULL && (void *) l == l->fuse->release_sink) {
+    uint32_t applied = 0;
+    napi_get_value_uint32(env, argv[2], &applied);
+    uv_mutex_lock(&(l->fuse->release_mut));
+    l->fuse->queued_write_bytes -= applied <= l->fuse->queued_write_bytes ? applied : l->fuse->queued_write_bytes;
+    uv_mutex_unlock(&(l->fuse->release_mut));
+  }
+`, 'an applied queued write frees its bytes');
+  c = edit(c, `static void fuse_native_dispatch (uv_async_t* handle) {
+  fuse_thread_locals_t *l = (fuse_thread_locals_t *) handle->data;
+  fuse_thread_t *ft = l->fuse;
+  void (*fn)(uv_async_t *, fuse_thread_locals_t *, fuse_thread_t *) = l->op_fn;
+
+  fn(handle, l, ft);
+`, `static void fuse_native_drain_queue (fuse_thread_t *ft);
+
+static void fuse_native_dispatch (uv_async_t* handle) {
+  fuse_thread_locals_t *l = (fuse_thread_locals_t *) handle->data;
+  fuse_thread_t *ft = l->fuse;
+  void (*fn)(uv_async_t *, fuse_thread_locals_t *, fuse_thread_t *) = l->op_fn;
+
+  // What was answered before this request was sent reaches JavaScript first.
+  fuse_native_drain_queue(ft);
+  fn(handle, l, ft);
+`, 'every request drains the queue first');
+  c = edit(c, '  if (implemented[op_write]) ops.write = fuse_native_write;\n',
+    '  if (implemented[op_write]) ops.write = fuse_native_write_queued;\n', 'writes through the queue');
+  c = edit(c, '  ft->releases = NULL;\n  ft->release_sink = NULL;\n',
+    '  ft->releases = NULL;\n  ft->release_sink = NULL;\n  ft->queued_write_bytes = 0;\n', 'nothing queued at mount');
+  c = `${MARK_SEVENTH}\n${c}`;
+}
 writeFileSync(cPath, c);
 
 const gypPath = join(pkgDir, 'binding.gyp');
@@ -402,7 +524,7 @@ if (!gyp.includes('pkg-config')) {
 }
 
 const built = join(pkgDir, 'build', 'Release', 'fuse.node');
-const stamp = join(pkgDir, 'build', 'dbos-system-libfuse-6');
+const stamp = join(pkgDir, 'build', 'dbos-system-libfuse-7');
 if (!existsSync(built) || !existsSync(stamp)) {
   const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
   // Build against the headers of the Node.js that runs us (Debian's nodejs

@@ -75,6 +75,9 @@ export function fuseOps(fs: DbosFs, caller: () => CallerContext, log: Logger, ma
       replyCount(cb, fs.readInto(fd, buf.subarray(0, len), pos)),
     write: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
       replyCount(cb, fs.write(fd, buf.subarray(0, len), pos)),
+    // A write the binding has already answered (see native.ts).
+    writeQueued: (_path: string, fd: number, buf: Buffer, len: number, pos: number, applied: Cb) =>
+      void fs.writeBehind(fd, buf.subarray(0, len), pos).then(applied),
     flush: (_path: string, fd: number, cb: Cb) => reply(cb, fs.flush(fd), () => []),
     fsync: (_path: string, _datasync: boolean, fd: number, cb: Cb) => reply(cb, fs.fsync(fd), () => []),
     fsyncdir: (path: string, _datasync: boolean, _fd: number, cb: Cb) => reply(cb, fs.fsyncdir(path), () => []),
@@ -125,7 +128,8 @@ export function fuseOps(fs: DbosFs, caller: () => CallerContext, log: Logger, ma
   for (const name of ['rename', 'link'] as const) {
     ops[name] = (src: string, dest: string, cb: Cb) => (box(src) || box(dest) ? refused(src, cb) : shim[name]!(src, dest, cb));
   }
-  // Handles the mailbox files gave out.
+  // Handles the mailbox files gave out. The binding never queues their writes
+  // (bit 30 of the handle), so writeQueued stays the shim's.
   ops.read = (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
     (boxFd(fd) ? replyCount(cb, m.read(fd, len).then((d) => d.copy(buf, 0, 0, d.length))) : shim.read!(path, fd, buf, len, pos, cb));
   ops.write = (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>

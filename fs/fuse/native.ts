@@ -22,6 +22,7 @@ interface FuseBase {
   ops: FuseOps;
   mnt: string;
   _makeHandlerArray(): ((...args: unknown[]) => unknown)[];
+  _op_write(signal: Callback, path: string, fd: number, buf: Buffer, len: number, posLow: number, posHigh: number): void;
 }
 type FuseClass = new (mnt: string, ops: FuseOps, opts: Record<string, unknown>) => FuseBase & {
   mount(cb: (err: Error | null) => void): void;
@@ -113,7 +114,8 @@ export class DbosFuse extends (Fuse as unknown as FuseClass) {
 
   constructor(mountpoint: string, ops: FuseOps, opts: NativeMountOptions) {
     // Bulk operations and mailbox reads (which wait for a message) have their own deadlines.
-    super(mountpoint, ops, { timeout: { default: opts.timeoutMs, rename: false, unlink: false, truncate: false, ftruncate: false, flush: false, fsync: false, release: false, rmdir: false, read: false } });
+    // Writes too: a write may wait behind a flush, and a queued write's answer counts its bytes.
+    super(mountpoint, ops, { timeout: { default: opts.timeoutMs, rename: false, unlink: false, truncate: false, ftruncate: false, flush: false, fsync: false, release: false, rmdir: false, read: false, write: false } });
     this.mountOpts = opts;
   }
 
@@ -148,6 +150,18 @@ export class DbosFuse extends (Fuse as unknown as FuseClass) {
   /** The new file's attributes go with the handle: the binding answers libfuse's fgetattr right after create with them. */
   _op_create(signal: Callback, path: string, mode: number): void {
     this.ops.create!(path, mode, (err: number, fd?: number, st?: Stat) => (err ? signal(err) : signal(0, fd, st ? encodeStat(st) : undefined)));
+  }
+
+  /**
+   * The binding answers most writes itself and hands them over afterwards,
+   * marked `queued` (scripts/build-fuse-native.mjs, edit 7). Nobody waits for
+   * their result: the answer tells the binding that their bytes are applied,
+   * and a failure is for ops.writeQueued (if given) to report later.
+   */
+  override _op_write(signal: Callback, path: string, fd: number, buf: Buffer, len: number, posLow: number, posHigh: number, queued?: boolean): void {
+    if (!queued) return super._op_write(signal, path, fd, buf, len, posLow, posHigh);
+    const applied = () => signal(0, len, buf.buffer);
+    (this.ops.writeQueued ?? this.ops.write!)(path, fd, buf, len, posLow + posHigh * 4294967296, applied);
   }
 
   _op_readdir(signal: Callback, path: string): void {

@@ -1,7 +1,8 @@
-// When the database goes away: operations fail with EIO instead of hanging,
-// the mount recovers by itself when the database returns, and nothing that
-// was fsynced is lost, even when mariadbd is killed with SIGKILL. This file
-// runs its own private server (its own DBOS_HOME) through the CLI.
+// When the database goes away: operations fail with EIO instead of hanging
+// (a write the binding already answered fails at close), the mount recovers
+// by itself when the database returns, and nothing that was fsynced is lost,
+// even when mariadbd is killed with SIGKILL. This file runs its own private
+// server (its own DBOS_HOME) through the CLI.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -62,6 +63,40 @@ describe('database outages', () => {
     }
     const after = timed(`touch ${mp}/after-thaw && cat ${mp}/before`);
     expect(after.code, after.stderr).toBe(0);
+  });
+
+  it('reports at close a write that failed after write(2) had returned, and shows the file as stored', async () => {
+    await fsyncWrite(`${mp}/answered`, 'abcdefgh');
+    expect(await sh(`cat ${mp}/answered`)).toBe('abcdefgh'); // now in the kernel's page cache
+    // Until the daemon has handled the (queued) release, the closed file's blocks stay cached.
+    await new Promise((res) => setTimeout(res, 500));
+    // The binding answers the write at once; the daemon then needs the
+    // committed block under it, and the server is down.
+    const r = spawnSync('python3', ['-c', `
+import os, subprocess, sys, time
+path, node, cli = sys.argv[1:4]
+fd = os.open(path, os.O_WRONLY)
+subprocess.run([node, cli, 'down', '--force'], check=True, capture_output=True)
+t = time.time()
+os.pwrite(fd, b'X', 3)
+print('write returned after %.1f s' % (time.time() - t))
+time.sleep(2)
+try:
+    os.close(fd)
+    print('close succeeded')
+except OSError as e:
+    print('close failed: ' + e.strerror)`, `${mp}/answered`, process.execPath, CLI], { env, encoding: 'utf8', timeout: 120_000 });
+    // (No child after the write: the first close of a shared handle, even at a child's exec, is the one told.)
+    expect(dbos('up').code).toBe(0);
+    expect(r.stdout, r.stderr).toMatch(/write returned after 0\.\d s/);
+    expect(r.stdout).toMatch(/close failed: Input\/output error/);
+    // The kernel's page cache took the write; the file reads as stored.
+    let read = timed(`cat ${mp}/answered`);
+    for (let i = 0; i < 20 && read.code !== 0; i++) {
+      await new Promise((res) => setTimeout(res, 250));
+      read = timed(`cat ${mp}/answered`);
+    }
+    expect(await sh(`cat ${mp}/answered`)).toBe('abcdefgh');
   });
 
   it('survives a clean restart of the database without remounting', async () => {

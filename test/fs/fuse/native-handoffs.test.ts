@@ -1,11 +1,12 @@
-// The rebuilt fuse-native binding spares two hand-offs between a libfuse
-// thread and JavaScript: the fgetattr that libfuse runs right after a create
-// takes the attributes create returned, and RELEASE (which the kernel sends
-// after close(2) has returned, and never waits for) is queued for JavaScript
-// while the libfuse thread goes back to work; and a FLUSH while nothing on
-// the mount has been written through is answered in C. Mounted in this process with a
-// filesystem of made-up files (no database); the programs that use it run as
-// children, since this process's own thread answers the requests.
+// The rebuilt fuse-native binding spares hand-offs between a libfuse thread
+// and JavaScript: the fgetattr that libfuse runs right after a create takes
+// the attributes create returned; RELEASE (which the kernel sends after
+// close(2) has returned, and never waits for) and WRITE are answered at once
+// and queued for JavaScript while the libfuse thread goes back to work; and a
+// FLUSH while nothing on the mount has been written through is answered in C.
+// Mounted in this process with a filesystem of made-up files (no database);
+// the programs that use it run as children, since this process's own thread
+// answers the requests.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +30,10 @@ const calls: string[] = [];
 const releases: { path: string; fd: number }[] = [];
 const heldReleases: Cb[] = [];
 let holdReleases = false;
+const writes: { path: string; pos: number; data: string }[] = [];
+let writtenBytes = 0;
+const heldWrites: (() => void)[] = [];
+let holdWrites = false;
 let nextFd = 10;
 
 const ops: FuseOps = {
@@ -49,7 +54,13 @@ const ops: FuseOps = {
     cb(0, nextFd++, stat(false, CREATED));
   },
   open: (path: string, _flags: number, cb: Cb) => cb(0, nextFd++),
-  write: (_path: string, _fd: number, _buf: Buffer, len: number, _pos: number, cb: Cb) => cb(len),
+  write: (path: string, _fd: number, buf: Buffer, len: number, pos: number, cb: Cb) => {
+    calls.push(`write ${path} ${pos} ${len}`);
+    writtenBytes += len;
+    if (len < 100) writes.push({ path, pos, data: buf.subarray(0, len).toString() });
+    if (holdWrites) heldWrites.push(() => cb(len));
+    else cb(len);
+  },
   flush: (path: string, _fd: number, cb: Cb) => {
     calls.push(`flush ${path}`);
     cb(0);
@@ -64,6 +75,8 @@ const ops: FuseOps = {
 
 let mountpoint: string;
 const osThreads = () => readdirSync('/proc/self/task').length;
+const py = (script: string) => run('python3', ['-c', `import os\nm = ${JSON.stringify(mountpoint)}\n${script}`]);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   mountpoint = mkdtempSync(join(tmpdir(), 'dbos-handoffs-'));
@@ -72,6 +85,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const cb of heldReleases.splice(0)) cb(0);
+  holdWrites = false;
+  for (const applied of heldWrites.splice(0)) applied();
   await run('fusermount', ['-u', mountpoint]).catch(() => run('fusermount', ['-uz', mountpoint]));
   rmSync(mountpoint, { recursive: true, force: true });
 });
@@ -94,7 +109,6 @@ os.close(fd)`]);
 
   it('answers a FLUSH itself while no handle has been written through, and sends every FLUSH on while one has', async () => {
     for (const n of ['/a', '/b', '/c']) files.add(n);
-    const py = (script: string) => run('python3', ['-c', `import os\nm = ${JSON.stringify(mountpoint)}\n${script}`]);
     calls.length = 0;
     await py(`os.close(os.open(m + '/a', os.O_RDWR))`);
     expect(calls.filter((c) => c.startsWith('flush'))).toEqual([]);
@@ -129,5 +143,48 @@ for p in sys.argv[1:]:
     expect(osThreads() - threadsBefore).toBeLessThan(10);
     for (const cb of heldReleases.splice(0)) cb(0);
     holdReleases = false;
+  });
+
+  it('answers a write before JavaScript has applied it, and hands JavaScript the writes in order, before the FLUSH that followed them', async () => {
+    files.add('/w');
+    holdWrites = true;
+    calls.length = 0;
+    writes.length = 0;
+    // close(2) returns although no write handler has answered.
+    await py(`fd = os.open(m + '/w', os.O_WRONLY)
+for i, part in enumerate([b'one', b'two!', b'three', b'four']):
+    os.pwrite(fd, part, 10 * i)
+os.close(fd)`);
+    expect(heldWrites.length).toBe(4);
+    expect(writes.map((w) => [w.path, w.pos, w.data])).toEqual([['/w', 0, 'one'], ['/w', 10, 'two!'], ['/w', 20, 'three'], ['/w', 30, 'four']]);
+    expect(calls.filter((c) => c.startsWith('write') || c.startsWith('flush'))).toEqual(
+      ['write /w 0 3', 'write /w 10 4', 'write /w 20 5', 'write /w 30 4', 'flush /w']);
+    for (const applied of heldWrites.splice(0)) applied();
+    holdWrites = false;
+  });
+
+  it('bounds what it has answered and JavaScript has not applied: past 32 MiB a write waits for JavaScript', async () => {
+    files.add('/big');
+    holdWrites = true;
+    writtenBytes = 0;
+    let exited = false;
+    const writer = py(`fd = os.open(m + '/big', os.O_WRONLY)
+b = b'x' * (1 << 20)
+for i in range(40):
+    os.write(fd, b)
+os.close(fd)`).finally(() => { exited = true; });
+    for (let i = 0; i < 500 && writtenBytes < 32 << 20; i++) await sleep(20);
+    await sleep(300);
+    // 32 MiB queued and unanswered, then one write (of at most 128 KiB) that waits.
+    expect(exited).toBe(false);
+    expect(writtenBytes).toBeGreaterThan(31 << 20);
+    expect(writtenBytes).toBeLessThanOrEqual((32 << 20) + (128 << 10));
+    while (!exited) {
+      for (const applied of heldWrites.splice(0)) applied();
+      await sleep(10);
+    }
+    await writer;
+    expect(writtenBytes).toBe(40 << 20);
+    holdWrites = false;
   });
 });

@@ -712,12 +712,7 @@ export class DbosFs {
   }
 
   write(fd: number, data: Buffer, position: number): Promise<number> {
-    return this.op(undefined, async () => {
-      const h = this.handle(fd);
-      if ((h.flags & O_ACCMODE) === fsc.O_RDONLY) throw fsError('EBADF', h.file.path);
-      if (position < 0) throw fsError('EINVAL', h.file.path);
-      return h.file.write(data, h.flags & fsc.O_APPEND ? 'end' : position);
-    });
+    return this.writeTo(fd, data, position);
   }
 
   /**
@@ -727,12 +722,23 @@ export class DbosFs {
    * and reported by its next flush or fsync, as a write-back error is.
    */
   writeBehind(fd: number, data: Buffer, position: number): Promise<void> {
-    return this.write(fd, data, position).then(() => undefined, (e: FsError) => {
-      const h = this.handles.get(fd);
+    const h = this.handles.get(fd);
+    const failed = (e: unknown) => {
       if (!h) return this.log('a write to a closed handle was lost', e);
-      h.writeError ??= e;
+      h.writeError ??= toFsError(e);
       // The client's cache took the write the shim could not: not to be kept at the next open.
       h.file.contentStamp = null;
+    };
+    return this.writeTo(fd, data, position, failed).then(() => undefined, failed);
+  }
+
+  /** `failed` hears of a failure before the file's lock passes to a flush queued behind the write. */
+  private writeTo(fd: number, data: Buffer, position: number, failed?: (e: unknown) => void): Promise<number> {
+    return this.op(undefined, async () => {
+      const h = this.handle(fd);
+      if ((h.flags & O_ACCMODE) === fsc.O_RDONLY) throw fsError('EBADF', h.file.path);
+      if (position < 0) throw fsError('EINVAL', h.file.path);
+      return h.file.write(data, h.flags & fsc.O_APPEND ? 'end' : position, failed);
     });
   }
 

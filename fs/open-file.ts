@@ -287,13 +287,24 @@ export class OpenFile {
     return this.dirty.has(b) || this.cached.has(b) || this.fetchCovering(b) !== undefined;
   }
 
-  /** Writes `data` at `pos`, or at the end of the file as it is when the write's turn comes (O_APPEND). */
-  async write(data: Buffer, pos: number | 'end'): Promise<number> {
+  /**
+   * Writes `data` at `pos`, or at the end of the file as it is when the
+   * write's turn comes (O_APPEND). `failed` hears of a failure while the
+   * write still holds the lock, so before any flush queued behind it runs.
+   */
+  async write(data: Buffer, pos: number | 'end', failed?: (e: unknown) => void): Promise<number> {
     if (data.length === 0) return 0;
     if (pos !== 'end' && pos + data.length > MAX_FILE_SIZE) throw fsError('EFBIG', this.path);
     this.unapplied++;
     try {
-      return await this.lock.run(() => this.writeLocked(data, pos === 'end' ? this.size : pos));
+      return await this.lock.run(async () => {
+        try {
+          return await this.writeLocked(data, pos === 'end' ? this.size : pos);
+        } catch (e) {
+          failed?.(e);
+          throw e;
+        }
+      });
     } finally {
       this.unapplied--;
     }

@@ -131,6 +131,18 @@ describe('writes behind', () => {
     await fs.release(fd);
     expect(await text('/behind-fails')).toBe('kept');
   });
+
+  it('report a failure to the flush called right behind the write', async () => {
+    const fd = await fs.create('/behind-edge', 0o644);
+    await fs.ftruncate(fd, 2 ** 44 - 1);
+    await fs.release(fd);
+    // The append's position, and so its EFBIG, is known only when its turn at the file's lock comes.
+    const ap = await fs.open('/behind-edge', fsc.O_WRONLY | fsc.O_APPEND);
+    void fs.writeBehind(ap, Buffer.from('zz'), 0);
+    expect(await errno(fs.flush(ap))).toBe('EFBIG');
+    await fs.release(ap);
+    await fs.unlink('/behind-edge');
+  });
 });
 
 describe('names', () => {

@@ -294,7 +294,6 @@ export class OpenFile {
    */
   async write(data: Buffer, pos: number | 'end', failed?: (e: unknown) => void): Promise<number> {
     if (data.length === 0) return 0;
-    if (pos !== 'end' && pos + data.length > MAX_FILE_SIZE) throw fsError('EFBIG', this.path);
     this.unapplied++;
     try {
       return await this.lock.run(async () => {

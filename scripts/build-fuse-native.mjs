@@ -60,6 +60,7 @@ const MARK_FOURTH = '/* dbos: /dev/fuse close-on-exec */';
 const MARK_FIFTH = '/* dbos: releases queued, create answers fgetattr */';
 const MARK_SIXTH = '/* dbos: flush with nothing written answered in C */';
 const MARK_SEVENTH = '/* dbos: writes answered in C, queued for JavaScript */';
+const MARK_EIGHTH = '/* dbos: no queued write before the queue can be drained */';
 
 function edit(text, from, to, what) {
   const count = text.split(from).length - 1;
@@ -506,6 +507,16 @@ static void fuse_native_dispatch (uv_async_t* handle) {
     '  ft->releases = NULL;\n  ft->release_sink = NULL;\n  ft->queued_write_bytes = 0;\n', 'nothing queued at mount');
   c = `${MARK_SEVENTH}\n${c}`;
 }
+if (!c.includes(MARK_EIGHTH)) {
+  // The queue's struct is made by the first request handed to JavaScript.
+  // Without it a drain hands nothing over, so a queued write could be
+  // overtaken by what follows it: until then a write waits for JavaScript.
+  c = edit(c,
+    '  if (info == NULL || (info->fh & 0x40000000) || offset < 0 || offset + (off_t) len > QUEUED_WRITE_END_MAX) {\n',
+    '  if (ft->release_sink == NULL || info == NULL || (info->fh & 0x40000000) || offset < 0 || offset + (off_t) len > QUEUED_WRITE_END_MAX) {\n',
+    'no queued write before the queue\'s struct exists');
+  c = `${MARK_EIGHTH}\n${c}`;
+}
 writeFileSync(cPath, c);
 
 const gypPath = join(pkgDir, 'binding.gyp');
@@ -524,7 +535,7 @@ if (!gyp.includes('pkg-config')) {
 }
 
 const built = join(pkgDir, 'build', 'Release', 'fuse.node');
-const stamp = join(pkgDir, 'build', 'dbos-system-libfuse-7');
+const stamp = join(pkgDir, 'build', 'dbos-system-libfuse-8');
 if (!existsSync(built) || !existsSync(stamp)) {
   const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
   // Build against the headers of the Node.js that runs us (Debian's nodejs

@@ -754,9 +754,7 @@ export class DbosFs {
   /** Commits pending writes and makes them durable. */
   fsync(fd: number): Promise<void> {
     return this.op(undefined, async () => {
-      const h = this.handle(fd);
-      await h.file.flush();
-      this.reportWriteError(h);
+      await this.flush(fd);
       await this.syncDatabase();
     });
   }

@@ -404,6 +404,37 @@ if (!c.includes(MARK_SEVENTH)) {
     'a queued request may be a write');
   c = edit(c, '  r->fh = info != NULL ? info->fh : 0;\n',
     '  r->op = op_release;\n  r->fh = info != NULL ? info->fh : 0;\n', 'a queued release says so');
+  c = edit(c, 'static int fuse_native_release_queued (const char *path, struct fuse_file_info *info) {\n',
+    `#define QUEUED_WRITE_BYTES_MAX (32 << 20)
+
+// Queues r for JavaScript and wakes it. A write's bytes must fit under the
+// bound; if they do not, nothing is queued and the caller answers otherwise.
+static int queue_push (fuse_thread_t *ft, queued_release_t *r, size_t write_bytes) {
+  uv_mutex_lock(&(ft->release_mut));
+  int room = ft->queued_write_bytes + write_bytes <= QUEUED_WRITE_BYTES_MAX;
+  if (room) {
+    ft->queued_write_bytes += write_bytes;
+    r->next = (queued_release_t *) ft->releases;
+    ft->releases = r;
+  }
+  uv_mutex_unlock(&(ft->release_mut));
+  if (room) uv_async_send(&(ft->release_async));
+  return room;
+}
+
+static int fuse_native_release_queued (const char *path, struct fuse_file_info *info) {
+`, 'one way onto the queue');
+  c = edit(c, `  memcpy(r->path, path, n);
+  uv_mutex_lock(&(ft->release_mut));
+  r->next = (queued_release_t *) ft->releases;
+  ft->releases = r;
+  uv_mutex_unlock(&(ft->release_mut));
+  uv_async_send(&(ft->release_async));
+  return 0;
+`, `  memcpy(r->path, path, n);
+  queue_push(ft, r, 0);
+  return 0;
+`, 'a release goes onto the queue through it');
   c = edit(c, `static void fuse_native_drain_releases (uv_async_t *handle) {
   fuse_thread_t *ft = (fuse_thread_t *) handle->data;
 `, `static void fuse_native_drain_queue (fuse_thread_t *ft) {
@@ -434,7 +465,6 @@ if (!c.includes(MARK_SEVENTH)) {
   fuse_native_drain_queue((fuse_thread_t *) handle->data);
 }
 
-#define QUEUED_WRITE_BYTES_MAX (32 << 20)
 // The shim's largest file (2^44 bytes): a write past it fails, and says so itself.
 #define QUEUED_WRITE_END_MAX ((off_t) 1 << 44)
 
@@ -446,14 +476,6 @@ static int fuse_native_write_queued (const char *path, const char *buf, size_t l
   size_t n = strlen(path) + 1;
   queued_release_t *r = (queued_release_t *) malloc(sizeof(queued_release_t) + n + len);
   if (r == NULL) return fuse_native_write(path, buf, len, offset, info);
-  uv_mutex_lock(&(ft->release_mut));
-  int room = ft->queued_write_bytes + len <= QUEUED_WRITE_BYTES_MAX;
-  if (room) ft->queued_write_bytes += len;
-  uv_mutex_unlock(&(ft->release_mut));
-  if (!room) {
-    free(r);
-    return fuse_native_write(path, buf, len, offset, info);
-  }
   r->op = op_write;
   r->fh = info->fh;
   r->offset = offset;
@@ -461,12 +483,12 @@ static int fuse_native_write_queued (const char *path, const char *buf, size_t l
   memcpy(r->path, path, n);
   r->data = r->path + n;
   memcpy(r->data, buf, len);
+  // Marked written before the kernel hears of it, so the FLUSH after it goes through.
   written_add(ft, info->fh);
-  uv_mutex_lock(&(ft->release_mut));
-  r->next = (queued_release_t *) ft->releases;
-  ft->releases = r;
-  uv_mutex_unlock(&(ft->release_mut));
-  uv_async_send(&(ft->release_async));
+  if (!queue_push(ft, r, len)) {
+    free(r);
+    return fuse_native_write(path, buf, len, offset, info);
+  }
   return (int) len;
 }
 

@@ -28,6 +28,16 @@ function timed(cmd: string) {
   return { code: r.status, stderr: r.stderr, ms: Date.now() - start };
 }
 
+/** `timed(cmd)`, run again every 250 ms (up to 20 times) while the mount is still reconnecting. */
+async function onceBack(cmd: string) {
+  let r = timed(cmd);
+  for (let i = 0; i < 20 && r.code !== 0; i++) {
+    await new Promise((res) => setTimeout(res, 250));
+    r = timed(cmd);
+  }
+  return r;
+}
+
 const fsyncWrite = (path: string, text: string) =>
   sh(`python3 -c "import os; fd = os.open('${path}', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644); os.write(fd, b'${text}'); os.fsync(fd); os.close(fd)"`);
 
@@ -90,12 +100,8 @@ except OSError as e:
     expect(dbos('up').code).toBe(0);
     expect(r.stdout, r.stderr).toMatch(/write returned after 0\.\d s/);
     expect(r.stdout).toMatch(/close failed: Input\/output error/);
-    // The kernel's page cache took the write; the file reads as stored.
-    let read = timed(`cat ${mp}/answered`);
-    for (let i = 0; i < 20 && read.code !== 0; i++) {
-      await new Promise((res) => setTimeout(res, 250));
-      read = timed(`cat ${mp}/answered`);
-    }
+    // The file reads as stored.
+    await onceBack(`cat ${mp}/answered`);
     expect(await sh(`cat ${mp}/answered`)).toBe('abcdefgh');
   });
 
@@ -107,11 +113,7 @@ except OSError as e:
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/Input\/output error/);
     expect(dbos('up').code).toBe(0);
-    let ok = timed(`touch ${mp}/back-up`);
-    for (let i = 0; i < 20 && ok.code !== 0; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      ok = timed(`touch ${mp}/back-up`);
-    }
+    const ok = await onceBack(`touch ${mp}/back-up`);
     expect(ok.code, ok.stderr).toBe(0);
     expect(await sh(`cat ${mp}/restart`)).toBe('still here');
   });
@@ -123,11 +125,7 @@ except OSError as e:
     await new Promise((r) => setTimeout(r, 500));
     const up = dbos('up');
     expect(up.code, up.stderr).toBe(0);
-    let read = timed(`cat ${mp}/fsynced`);
-    for (let i = 0; i < 20 && read.code !== 0; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      read = timed(`cat ${mp}/fsynced`);
-    }
+    await onceBack(`cat ${mp}/fsynced`);
     expect(await sh(`cat ${mp}/fsynced`)).toBe('durable');
     // A commit reaches the OS at once, so a mariadbd crash (not a power cut) keeps it too.
     expect(await sh(`cat ${mp}/closed`)).toBe('closed-not-fsynced\n');

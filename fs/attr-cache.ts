@@ -1,7 +1,8 @@
 // A short-lived cache of Directory rows by path. The kernel has just looked a
 // file up before it opens it, so with this cache open() costs no round trip.
-// Every change made through this shim drops the paths it touches; changes made
-// elsewhere are seen once an entry expires (the same 1 s as the kernel's own
+// Every change made through this shim drops the paths it touches, or patches
+// their rows where it knows the result exactly (chmod, chown, utimens); changes
+// made elsewhere are seen once an entry expires (the same 1 s as the kernel's own
 // attribute cache).
 import { isWithin } from './paths.js';
 import type { Entry } from './sql/namespace.js';
@@ -12,7 +13,7 @@ function movedForward(e: Entry, time: Timespec): Entry {
 }
 
 export class AttrCache {
-  private readonly entries = new Map<string, { entry: Entry; expires: number; absentXattrs?: Set<string> }>();
+  private readonly entries = new Map<string, { entry: Entry; expires: number }>();
   /**
    * Bumped by every invalidation. A lookup that was in flight while a change
    * dropped its path must not put the older row back, so set() takes the
@@ -65,18 +66,17 @@ export class AttrCache {
   }
 
   /**
-   * Remembers, for as long as the entry is cached, that it has no xattr `name`:
-   * the kernel asks for security.capability before every write through FUSE.
-   * `readAt` is the epoch read before the query, as for set().
+   * This shim changed `path`'s row as `change` does to it: the cached row, if
+   * any, takes the change, so the stat the kernel asks for next costs no
+   * query. It keeps its expiry, since its other fields are no fresher. Like
+   * drop(), it keeps out rows read before the change.
    */
-  markXattrAbsent(path: string, name: string, readAt: number): void {
+  update(path: string, change: (e: Entry) => Entry): void {
+    this.epoch++;
+    this.droppedAt.set(path, this.epoch);
+    if (this.droppedAt.size > this.maxEntries) this.forgetDrops();
     const hit = this.entries.get(path);
-    if (hit && !this.changedSince(path, readAt)) (hit.absentXattrs ??= new Set()).add(name);
-  }
-
-  isXattrAbsent(path: string, name: string): boolean {
-    const hit = this.entries.get(path);
-    return !!hit && hit.expires >= Date.now() && !!hit.absentXattrs?.has(name);
+    if (hit) hit.entry = change(hit.entry);
   }
 
   /** True if `path` was dropped (a change to it committed) after `readAt` was taken. */

@@ -270,8 +270,7 @@ export class DbosFs {
       const p = this.path(path);
       const e = await this.entry(p);
       if (this.checkPermissions) requireOwner(await this.owned(e), caller);
-      if (!await namespace.setAttrs(this.db, p, { perm: mode & PERMISSION_BITS, ctime: now() })) throw fsError('ENOENT', p);
-      this.cache.drop(p);
+      await this.setAttrs(p, { perm: mode & PERMISSION_BITS, ctime: now() });
     });
   }
 
@@ -293,20 +292,20 @@ export class DbosFs {
       const change = { gid: keepGid ? undefined : gid, ctime: t };
       if (!owner) {
         // Same owner (what cp -a and tar do as root): one UPDATE.
-        if (!await namespace.setAttrs(this.db, p, change)) throw fsError('ENOENT', p);
-      } else {
-        // A new owner: a localized file's rows move to the owner's home partition.
-        await this.withFile(p, async () => {
-          await this.db.tx(async (tx) => {
-            if (!await namespace.setAttrs(tx, p, { ...change, owner: owner.name, pKey: owner.homePartition })) throw fsError('ENOENT', p);
-            if (e.type === 'file') {
-              await blocks.changeOwner(tx, { path: p, placement: e.placement, pKey: owner.homePartition, owner: owner.name });
-            }
-          }, { timeoutMs: 600_000 });
-          const open = this.openFiles.get(p);
-          if (open) open.loc = { ...open.loc, owner: owner.name, pKey: owner.homePartition };
-        });
+        await this.setAttrs(p, change);
+        return;
       }
+      // A new owner: a localized file's rows move to the owner's home partition.
+      await this.withFile(p, async () => {
+        await this.db.tx(async (tx) => {
+          if (!await namespace.setAttrs(tx, p, { ...change, owner: owner.name, pKey: owner.homePartition })) throw fsError('ENOENT', p);
+          if (e.type === 'file') {
+            await blocks.changeOwner(tx, { path: p, placement: e.placement, pKey: owner.homePartition, owner: owner.name });
+          }
+        }, { timeoutMs: 600_000 });
+        const open = this.openFiles.get(p);
+        if (open) open.loc = { ...open.loc, owner: owner.name, pKey: owner.homePartition };
+      });
       this.cache.drop(p);
     });
   }
@@ -329,9 +328,14 @@ export class DbosFs {
       await this.openFiles.get(p)?.flush();
       // Likewise a directory's pending touches from names created before now.
       await this.dirTimes.discard(p);
-      if (!await namespace.setAttrs(this.db, p, { atime: pick(atime), mtime: pick(mtime), ctime: t })) throw fsError('ENOENT', p);
-      this.cache.drop(p);
+      await this.setAttrs(p, { atime: pick(atime), mtime: pick(mtime), ctime: t });
     });
+  }
+
+  /** Sets attributes of `p`'s own row; its cached row takes the same change. */
+  private async setAttrs(p: string, change: namespace.AttrChange): Promise<void> {
+    if (!await namespace.setAttrs(this.db, p, change)) throw fsError('ENOENT', p);
+    this.cache.update(p, (e) => namespace.withAttrs(e, change));
   }
 
   statfs(path = '/'): Promise<StatFs> {
@@ -399,6 +403,7 @@ export class DbosFs {
       path: p, type, owner: owner.name, perm: placed.perm, pKey: owner.homePartition, gid: placed.gid, nlink,
       atime: t, mtime: t, ctime: t, rdev: extra.rdev ?? 0, target: extra.target ?? null,
       placement: placed.placement, blockSize: placed.blockSize, size: 0,
+      hasXattrs: false, // a name's xattrs go with it when it is removed or renamed over
     };
     this.cache.set(entry);
     return entry;
@@ -602,7 +607,7 @@ export class DbosFs {
     let f = this.openFiles.get(e.path);
     if (!f) {
       f = new OpenFile(this.db, { path: e.path, placement: e.placement, pKey: e.pKey, owner: e.owner }, e.blockSize, e.size, this.budget, now,
-        (path) => this.cache.drop(path));
+        (path, row) => row ? this.cache.update(path, (c) => ({ ...c, size: row.size, mtime: row.time, ctime: row.time })) : this.cache.drop(path));
       f.contentStamp = seen;
       this.openFiles.set(e.path, f);
     } else if (!cacheValid) {
@@ -876,13 +881,8 @@ export class DbosFs {
       if (name === BLOCK_SIZE_XATTR) return Buffer.from(String(e.blockSize));
       if (name === CAPABILITY_XATTR) throw fsError('ENODATA', p);
       if (name.startsWith('system.')) throw fsError('EOPNOTSUPP', p);
-      if (this.cache.isXattrAbsent(p, name)) throw fsError('ENODATA', p);
-      const readAt = this.cache.snapshot();
-      const v = await xattrs.get(this.db, p, name);
-      if (!v) {
-        this.cache.markXattrAbsent(p, name, readAt);
-        throw fsError('ENODATA', p);
-      }
+      const v = e.hasXattrs === false ? null : await xattrs.get(this.db, p, name);
+      if (!v) throw fsError('ENODATA', p);
       return v;
     });
   }
@@ -890,8 +890,8 @@ export class DbosFs {
   listxattr(path: string): Promise<string[]> {
     return this.op(path, async () => {
       const p = this.path(path);
-      await this.entry(p);
-      return xattrs.list(this.db, p);
+      const e = await this.entry(p);
+      return e.hasXattrs === false ? [] : xattrs.list(this.db, p);
     });
   }
 
@@ -916,7 +916,7 @@ export class DbosFs {
         if (isDuplicateKey(err)) throw fsError('EEXIST', p);
         throw err;
       } finally {
-        this.cache.drop(p); // forgets the xattrs known to be absent
+        this.forgetXattrs(p);
       }
     });
   }
@@ -928,7 +928,13 @@ export class DbosFs {
       if (this.checkPermissions) requireOwner(await this.owned(e), caller);
       if (name === PLACEMENT_XATTR || name === BLOCK_SIZE_XATTR || unsupportedXattr(name)) throw fsError('EOPNOTSUPP', p);
       if (!await xattrs.remove(this.db, p, name)) throw fsError('ENODATA', p);
+      this.forgetXattrs(p);
     });
+  }
+
+  /** After a change to `p`'s xattrs, whether it has any is not known until its row is read again. */
+  private forgetXattrs(p: string): void {
+    this.cache.update(p, (e) => ({ ...e, hasXattrs: undefined }));
   }
 
   /**

@@ -26,6 +26,8 @@ export interface Entry {
   blockSize: number;
   /** f_size of a regular file (0 until its first write); unused for other types. */
   size: number;
+  /** Whether it had extended attributes when its row was read; undefined where not read. */
+  hasXattrs?: boolean;
 }
 
 /** What a new name needs; placement and block size default to the parent's. */
@@ -55,6 +57,7 @@ interface EntryRow {
   placement: Placement;
   block_size: number;
   f_size?: number | null;
+  has_xattrs?: number;
   [k: string]: unknown;
 }
 
@@ -75,19 +78,25 @@ function toEntry(path: string, r: EntryRow): Entry {
     placement: r.placement,
     blockSize: Number(r.block_size),
     size: Number(r.f_size ?? 0),
+    hasXattrs: r.has_xattrs === undefined ? undefined : Number(r.has_xattrs) === 1,
   };
 }
 
-/** One entry by path, joined with its size row: one round trip. */
+/**
+ * One entry by path, joined with its size row, and whether it has extended
+ * attributes (cp -a and rsync -X list them for every file, and most have none):
+ * one round trip.
+ */
 export async function lookup(q: Queryable, path: string): Promise<Entry | null> {
   const { parent, name } = splitPath(path);
   const rows = await q.rows<EntryRow>(
-    `SELECT ${COLUMNS}, COALESCE(l.f_size, p.f_size) AS f_size
+    `SELECT ${COLUMNS}, COALESCE(l.f_size, p.f_size) AS f_size,
+            EXISTS (SELECT 1 FROM Xattr x WHERE x.f_name = ?) AS has_xattrs
        FROM Directory d
        LEFT JOIN Localized_file l ON d.content_type = 'file' AND d.placement = 'localized' AND l.f_name = ? AND l.block_no = -1
        LEFT JOIN Parallel_file p ON d.content_type = 'file' AND d.placement = 'parallel' AND p.f_name = ? AND p.block_no = -1
       WHERE d.d_name = ? AND d.content = ?`,
-    [path, path, parent, name]);
+    [path, path, path, parent, name]);
   return rows[0] ? toEntry(path, rows[0]) : null;
 }
 
@@ -177,16 +186,12 @@ export async function unlinkEntry(q: Queryable, path: string): Promise<ContentTy
   return rows[0]?.content_type ?? null;
 }
 
-export interface AttrChange {
-  perm?: number;
-  owner?: string;
-  gid?: number;
-  pKey?: number;
-  atime?: Timespec;
-  mtime?: Timespec;
-  ctime?: Timespec;
-  placement?: Placement;
-  blockSize?: number;
+/** Attributes setAttrs can change, named as in Entry. */
+export type AttrChange = Partial<Pick<Entry, 'perm' | 'owner' | 'gid' | 'pKey' | 'atime' | 'mtime' | 'ctime' | 'placement' | 'blockSize'>>;
+
+/** `e` as setAttrs(`c`) leaves its row. */
+export function withAttrs(e: Entry, c: AttrChange): Entry {
+  return { ...e, ...Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) };
 }
 
 /** Updates the given attributes of one entry; returns the rows matched (0 if it is gone). */

@@ -55,21 +55,21 @@ describe('attribute cache', () => {
     expect(cache.get('/ab')).toBeUndefined();
   });
 
-  it('remembers an absent xattr only while the entry stays cached, and not across a change', () => {
-    const cache = new AttrCache(1000);
+  it('patches a row for a change made through it, keeps its expiry, and keeps out rows read before the change', async () => {
+    const cache = new AttrCache(40);
     cache.set(entry('/f', 1));
-    const readAt = cache.snapshot();
-    cache.markXattrAbsent('/f', 'security.capability', readAt);
-    expect(cache.isXattrAbsent('/f', 'security.capability')).toBe(true);
-    expect(cache.isXattrAbsent('/f', 'user.other')).toBe(false);
-    cache.drop('/f'); // setxattr drops the path
-    expect(cache.isXattrAbsent('/f', 'security.capability')).toBe(false);
-    cache.set(entry('/f', 2));
-    const before = cache.snapshot();
-    cache.drop('/f'); // a setxattr lands while the getxattr that found nothing is in flight
-    cache.set(entry('/f', 3));
-    cache.markXattrAbsent('/f', 'security.capability', before);
-    expect(cache.isXattrAbsent('/f', 'security.capability')).toBe(false);
+    const readAt = cache.snapshot();      // a lookup starts…
+    await new Promise((r) => setTimeout(r, 25));
+    cache.update('/f', (e) => ({ ...e, perm: 0o600, ctime: { sec: 9, nsec: 0 } })); // …chmod commits…
+    expect(cache.get('/f')?.perm).toBe(0o600);
+    expect(cache.get('/f')?.ctime.sec).toBe(9);
+    expect(cache.get('/f')?.mtime.sec).toBe(1);
+    expect(cache.set(entry('/f', 1), readAt).perm).toBe(0o755); // …the lookup lands with the row from before
+    expect(cache.get('/f')?.perm).toBe(0o600);
+    await new Promise((r) => setTimeout(r, 25));
+    expect(cache.get('/f')).toBeUndefined(); // expired 40 ms after it was read, not after the change
+    cache.update('/absent', (e) => ({ ...e, perm: 0 }));
+    expect(cache.get('/absent')).toBeUndefined();
   });
 
   it('tells a lookup whether its path changed while it read, also after its records were cleared', () => {

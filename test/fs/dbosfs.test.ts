@@ -360,6 +360,45 @@ describe('attributes', () => {
     expect(await rows('SELECT * FROM Xattr WHERE f_name = ?', ['/xa'])).toEqual([]);
   });
 
+  it('answers what cp -a asks after copying a file from rows it has: its stat after utimens, chown and chmod, and the xattrs of a file with none', async () => {
+    // cp -a's order: the times while the file is open (its writes commit first), then owner and mode.
+    const fd = await fs.create('/cpa', 0o600);
+    await fs.write(fd, Buffer.from('copied'), 0);
+    const rowsOf = t.db.rows.bind(t.db);
+    const reads: string[] = [];
+    t.db.rows = ((sql: string, ...rest: never[]) => { reads.push(sql); return rowsOf(sql, ...rest); }) as typeof t.db.rows;
+    let st;
+    try {
+      await fs.utimens('/cpa', { sec: 1000, nsec: 5 }, { sec: 2000, nsec: 7 });
+      await fs.chown('/cpa', -1, 778);
+      await fs.chmod('/cpa', 0o604);
+      await fs.release(fd);
+      st = await fs.getattr('/cpa');
+      expect(await fs.listxattr('/cpa')).toEqual([]);
+      expect(await errno(fs.getxattr('/cpa', 'user.none'))).toBe('ENODATA');
+    } finally {
+      t.db.rows = rowsOf;
+    }
+    expect(reads).toEqual([]);
+    expect([st.size, st.atime, st.mtime, st.gid, st.mode & 0o7777]).toEqual([6, { sec: 1000, nsec: 5 }, { sec: 2000, nsec: 7 }, 778, 0o604]);
+    const stored = await DbosFs.open(t.db, { attrTtlMs: 0 });
+    try {
+      expect(await stored.getattr('/cpa')).toEqual(st);
+      // Xattrs set through one client are seen by it at once, and by another once its cached row expires.
+      await fs.setxattr('/cpa', 'user.k', Buffer.from('v'));
+      expect(await fs.listxattr('/cpa')).toEqual(['user.k']);
+      expect((await fs.getxattr('/cpa', 'user.k')).toString()).toBe('v');
+      await fs.removexattr('/cpa', 'user.k');
+      expect(await fs.listxattr('/cpa')).toEqual([]);
+      await stored.setxattr('/cpa', 'user.elsewhere', Buffer.from('w'));
+      await new Promise((r) => setTimeout(r, 1100));
+      expect(await fs.listxattr('/cpa')).toEqual(['user.elsewhere']);
+      expect((await fs.getxattr('/cpa', 'user.elsewhere')).toString()).toBe('w');
+    } finally {
+      await stored.close();
+    }
+  });
+
   it('reports a directory\'s new mtime while its coalesced write is in flight and after it lands', async () => {
     // rsync found this: it stats each directory after the last rename into it
     // and sets the times only if they differ from the source's.

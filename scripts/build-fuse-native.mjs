@@ -37,6 +37,9 @@
 // A FLUSH while no handle on the mount has been written through since its last
 // FLUSH went to JavaScript is answered in C: only writes leave anything for
 // the shim to commit at close.
+// Create hands JavaScript the open flags too (fuse-native passed only the
+// mode): when another client makes the name between the kernel's lookup and
+// its create, O_EXCL must fail with EEXIST and O_TRUNC must truncate.
 // Each edit must match exactly once, or the build stops: a different
 // fuse-native version needs this script reviewed, not silently half-applied.
 import { execFileSync } from 'node:child_process';
@@ -61,6 +64,7 @@ const MARK_FIFTH = '/* dbos: releases queued, create answers fgetattr */';
 const MARK_SIXTH = '/* dbos: flush with nothing written answered in C */';
 const MARK_SEVENTH = '/* dbos: writes answered in C, queued for JavaScript */';
 const MARK_EIGHTH = '/* dbos: no queued write before the queue can be drained */';
+const MARK_NINTH = '/* dbos: create passes its open flags */';
 
 function edit(text, from, to, what) {
   const count = text.split(from).length - 1;
@@ -539,6 +543,14 @@ if (!c.includes(MARK_EIGHTH)) {
     'no queued write before the queue\'s struct exists');
   c = `${MARK_EIGHTH}\n${c}`;
 }
+if (!c.includes(MARK_NINTH)) {
+  c = edit(c, 'FUSE_METHOD(create, 2, 2,', 'FUSE_METHOD(create, 3, 2,', 'create takes a third argument');
+  c = editBetween(c, 'FUSE_METHOD(create, 3, 2,', 'FUSE_METHOD_VOID(utimens,',
+    '  napi_create_uint32(env, l->mode, &(argv[3]));\n}, {\n',
+    '  napi_create_uint32(env, l->mode, &(argv[3]));\n  napi_create_uint32(env, l->info != NULL ? l->info->flags : 0, &(argv[4]));\n}, {\n',
+    'create passes its open flags');
+  c = `${MARK_NINTH}\n${c}`;
+}
 writeFileSync(cPath, c);
 
 const gypPath = join(pkgDir, 'binding.gyp');
@@ -557,7 +569,7 @@ if (!gyp.includes('pkg-config')) {
 }
 
 const built = join(pkgDir, 'build', 'Release', 'fuse.node');
-const stamp = join(pkgDir, 'build', 'dbos-system-libfuse-8');
+const stamp = join(pkgDir, 'build', 'dbos-system-libfuse-9');
 if (!existsSync(built) || !existsSync(stamp)) {
   const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
   // Build against the headers of the Node.js that runs us (Debian's nodejs

@@ -61,10 +61,10 @@ export function fuseOps(fs: DbosFs, caller: () => CallerContext, log: Logger, ma
     mkdir: (path: string, mode: number, cb: Cb) => { const c = who(); reply(cb, fs.mkdir(path, mode, c), () => []); },
     rmdir: (path: string, cb: Cb) => { const c = who(); reply(cb, fs.rmdir(path, c), () => []); },
     mknod: (path: string, mode: number, dev: number, cb: Cb) => { const c = who(); reply(cb, fs.mknod(path, mode, dev, c), () => []); },
-    create: (path: string, mode: number, cb: Cb) => {
+    create: (path: string, mode: number, flags: number, cb: Cb) => {
       const c = who();
       // The attributes fgetattr would answer next; without them the binding asks fgetattr.
-      const created = fs.create(path, mode, fsc.O_CREAT | fsc.O_RDWR, c).then(async (fd) => ({ fd, st: await fs.getattr(path).catch(() => undefined) }));
+      const created = fs.create(path, mode, flags | fsc.O_CREAT, c).then(async (fd) => ({ fd, st: await fs.getattr(path).catch(() => undefined) }));
       reply(cb, created, ({ fd, st }) => [fd, st]);
     },
     open: (path: string, flags: number, cb: Cb) => {

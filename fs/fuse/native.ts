@@ -147,9 +147,13 @@ export class DbosFuse extends (Fuse as unknown as FuseClass) {
     this.ops.fgetattr!(path, fd, (err: number, st?: Stat) => (err ? signal(err, new Uint32Array(18)) : signal(0, encodeStat(st!))));
   }
 
-  /** The new file's attributes go with the handle: the binding answers libfuse's fgetattr right after create with them. */
-  _op_create(signal: Callback, path: string, mode: number): void {
-    this.ops.create!(path, mode, (err: number, fd?: number, st?: Stat) => (err ? signal(err) : signal(0, fd, st ? encodeStat(st) : undefined)));
+  /**
+   * The open flags come from the binding (scripts/build-fuse-native.mjs,
+   * edit 9). The new file's attributes go with the handle: the binding
+   * answers libfuse's fgetattr right after create with them.
+   */
+  _op_create(signal: Callback, path: string, mode: number, flags: number): void {
+    this.ops.create!(path, mode, flags, (err: number, fd?: number, st?: Stat) => (err ? signal(err) : signal(0, fd, st ? encodeStat(st) : undefined)));
   }
 
   /**

@@ -8,7 +8,7 @@
 // the programs that use it run as children, since this process's own thread
 // answers the requests.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { constants, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbosFuse, type FuseOps } from '../../../fs/fuse/native.js';
 
 const run = promisify(execFile);
+const { O_APPEND, O_EXCL, O_RDWR, O_TRUNC, O_WRONLY } = constants;
 type Cb = (...args: unknown[]) => void;
 
 const CREATED = { sec: 1_600_000_000, nsec: 111 };
@@ -35,6 +36,7 @@ let writtenBytes = 0;
 const heldWrites: (() => void)[] = [];
 let holdWrites = false;
 let nextFd = 10;
+const createFlags: number[] = [];
 
 const ops: FuseOps = {
   getattr: (path: string, cb: Cb) => {
@@ -48,8 +50,9 @@ const ops: FuseOps = {
   },
   // The attributes of a new file as create reports them differ from what
   // fgetattr says later, so a test can tell which of the two the kernel got.
-  create: (path: string, _mode: number, cb: Cb) => {
+  create: (path: string, _mode: number, flags: number, cb: Cb) => {
     calls.push(`create ${path}`);
+    createFlags.push(flags);
     files.add(path);
     cb(0, nextFd++, stat(false, CREATED));
   },
@@ -105,6 +108,16 @@ os.close(fd)`]);
     expect(stdout.trim()).toBe(`0o100640 7 ${CREATED.sec}000000${CREATED.nsec}`);
     expect(calls).toContain('create /new');
     expect(calls).not.toContain('fgetattr /new');
+  });
+
+  it('hands create the open flags, so that the shim can honour O_EXCL and O_TRUNC when the name appeared after the lookup', async () => {
+    createFlags.length = 0;
+    await py(`os.close(os.open(m + '/excl', os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_APPEND, 0o600))
+os.close(os.open(m + '/trunc', os.O_CREAT | os.O_TRUNC | os.O_RDWR, 0o600))`);
+    expect(createFlags).toHaveLength(2);
+    const [excl, trunc] = createFlags as [number, number];
+    expect([excl & O_EXCL, excl & O_APPEND, excl & 3]).toEqual([O_EXCL, O_APPEND, O_WRONLY]);
+    expect([trunc & O_EXCL, trunc & O_TRUNC, trunc & 3]).toEqual([0, O_TRUNC, O_RDWR]);
   });
 
   it('answers a FLUSH itself while no handle has been written through, and sends every FLUSH on while one has', async () => {

@@ -23,7 +23,7 @@ interface Node {
   ctime: Timespec;
 }
 
-type Cb = (...args: unknown[]) => void;
+type Cb = (...args: any[]) => void; // as fuse-native calls them
 const errno = (code: string) => DbosFuse.errno(code);
 
 /** The operations; `caller` is the process making the request being served. */
@@ -81,7 +81,7 @@ export function nullFsOps(caller: () => { uid: number; gid: number }): FuseOps {
     readdir: (path: string, cb: Cb) => { const c = children.get(path); return c ? cb(0, [...c], []) : cb(errno('ENOENT')); },
     mkdir: (path: string, mode: number, cb: Cb) => cb(add(path, true, mode)),
     rmdir: (path: string, cb: Cb) => cb(remove(path, true)),
-    create: (path: string, mode: number, cb: Cb) => { const r = add(path, false, mode); return r ? cb(r) : cb(0, handle(), stat(nodes.get(path)!)); },
+    create: (path: string, mode: number, _flags: number, cb: Cb) => { const r = add(path, false, mode); return r ? cb(r) : cb(0, handle(), stat(nodes.get(path)!)); },
     open: (path: string, _flags: number, cb: Cb) => (nodes.has(path) ? cb(0, handle()) : cb(errno('ENOENT'))),
     read: (path: string, _fd: number, buf: Buffer, len: number, pos: number, cb: Cb) => {
       const n = Math.max(0, Math.min(len, (nodes.get(path)?.size ?? 0) - pos));

@@ -112,7 +112,7 @@ export function fuseOps(fs: DbosFs, caller: () => CallerContext, log: Logger, ma
       const cb = args[args.length - 1] as Cb;
       // symlink(target, linkPath): what it creates is its second argument.
       const where = name === 'symlink' ? (args[0] as string) : path;
-      if (!box(where)) return shim[name]!(path, ...args);
+      if (!box(where)) return (shim[name] as (...a: unknown[]) => void)(path, ...args);
       switch (name) {
         case 'getattr': return reply(cb, m.getattr(path));
         case 'readdir': return reply(cb, m.readdir(path), (names) => [names, []]);

@@ -16,7 +16,10 @@ export interface CallerContext {
 }
 
 export type Callback = (...args: unknown[]) => void;
-export type FuseOps = Record<string, (...args: any[]) => void>;
+/** fuse-native's operations; those whose arguments dbos's binding changed are typed. */
+export type FuseOps = Record<string, (...args: any[]) => void> & {
+  create?: (path: string, mode: number, flags: number, cb: (err: number, fd?: number, st?: Stat) => void) => void;
+};
 
 interface FuseBase {
   ops: FuseOps;

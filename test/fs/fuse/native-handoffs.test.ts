@@ -17,7 +17,7 @@ import { DbosFuse, type FuseOps } from '../../../fs/fuse/native.js';
 
 const run = promisify(execFile);
 const { O_APPEND, O_EXCL, O_RDWR, O_TRUNC, O_WRONLY } = constants;
-type Cb = (...args: unknown[]) => void;
+type Cb = (...args: any[]) => void; // as fuse-native calls them
 
 const CREATED = { sec: 1_600_000_000, nsec: 111 };
 const LATER = { sec: 1_700_000_000, nsec: 222 };

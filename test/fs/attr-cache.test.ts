@@ -55,6 +55,16 @@ describe('attribute cache', () => {
     expect(cache.get('/ab')).toBeUndefined();
   });
 
+  it('evicts expired entries when it drops a subtree, so that the next scan is short', async () => {
+    const cache = new AttrCache(20);
+    for (let i = 0; i < 1000; i++) cache.set(entry(`/old/f${i}`, 1));
+    await new Promise((r) => setTimeout(r, 30));
+    cache.set(entry('/live', 1));
+    cache.dropBelow('/elsewhere');
+    expect(cache.size).toBe(1);
+    expect(cache.get('/live')).toBeDefined();
+  });
+
   it('patches a row for a change made through it, keeps its expiry, and keeps out rows read before the change', async () => {
     const cache = new AttrCache(40);
     cache.set(entry('/f', 1));

@@ -73,9 +73,7 @@ export class AttrCache {
    * drop(), it keeps out rows read before the change.
    */
   update(path: string, change: (e: Entry) => Entry): void {
-    this.epoch++;
-    this.droppedAt.set(path, this.epoch);
-    if (this.droppedAt.size > this.maxEntries) this.forgetDrops();
+    this.changed(path);
     const hit = this.entries.get(path);
     if (hit) hit.entry = change(hit.entry);
   }
@@ -86,8 +84,13 @@ export class AttrCache {
   }
 
   drop(path: string): void {
-    this.epoch++;
+    this.changed(path);
     this.entries.delete(path);
+  }
+
+  /** Records a change to `path`, so that rows read before it are kept out. */
+  private changed(path: string): void {
+    this.epoch++;
     this.droppedAt.set(path, this.epoch);
     if (this.droppedAt.size > this.maxEntries) this.forgetDrops();
   }

@@ -607,7 +607,7 @@ export class DbosFs {
     let f = this.openFiles.get(e.path);
     if (!f) {
       f = new OpenFile(this.db, { path: e.path, placement: e.placement, pKey: e.pKey, owner: e.owner }, e.blockSize, e.size, this.budget, now,
-        (path, row) => row ? this.cache.update(path, (c) => ({ ...c, size: row.size, mtime: row.time, ctime: row.time })) : this.cache.drop(path));
+        (path, stamp) => stamp ? this.cache.update(path, (c) => ({ ...c, size: stamp.size, mtime: stamp.ctime, ctime: stamp.ctime })) : this.cache.drop(path));
       f.contentStamp = seen;
       this.openFiles.set(e.path, f);
     } else if (!cacheValid) {

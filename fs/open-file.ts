@@ -42,12 +42,6 @@ export class DirtyBudget {
   constructor(readonly limits: WriteBackLimits) {}
 }
 
-/** A file's size and times (mtime = ctime) as its commit left them. */
-export interface CommittedRow {
-  size: number;
-  time: Timespec;
-}
-
 /** The most a sequential reader fetches ahead. */
 const MAX_READAHEAD = 4 << 20;
 
@@ -119,10 +113,11 @@ export class OpenFile {
     private readonly clock: () => Timespec,
     /**
      * Told after each commit of this file's data, size or times, with the
-     * size and times its row now holds if nobody else changed the file since
-     * this client saw it (null: rows cached elsewhere are stale, read again).
+     * file's new version if nobody else changed the file since this client
+     * saw it (its row then holds that size, and mtime = ctime); null: rows
+     * cached elsewhere are stale, read again.
      */
-    private readonly onCommit: (path: string, row: CommittedRow | null) => void = () => undefined,
+    private readonly onCommit: (path: string, stamp: ContentStamp | null) => void = () => undefined,
   ) {
     this.dbSize = size;
   }
@@ -458,7 +453,7 @@ export class OpenFile {
     // the client holds plus these writes (which went through it) is what commits.
     const onlyOurs = await commitWithTimes(this.db, blocks.blockWrites(this.loc, rows, size), this.path, time, this.contentStamp?.ctime, 60_000);
     this.contentStamp = time && onlyOurs ? { ctime: time, size } : null;
-    this.onCommit(this.path, time && onlyOurs ? { size, time } : null);
+    this.onCommit(this.path, this.contentStamp);
     this.dbSize = size;
     this.generation++;
     for (const r of rows) this.remember(r.no, r.bytes);
@@ -482,7 +477,7 @@ export class OpenFile {
       this.size = size;
       this.dbSize = size;
       this.contentStamp = onlyOurs ? { ctime: time, size } : null;
-      this.onCommit(this.path, onlyOurs ? { size, time } : null);
+      this.onCommit(this.path, this.contentStamp);
       // After the commit: a read that fetched blocks before it must not cache them.
       this.dropCache();
     });

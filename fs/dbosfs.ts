@@ -9,6 +9,7 @@ import { isDuplicateKey } from '../schema/db.js';
 import { readMeta, requireCurrentSchema, DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE } from '../schema/migrations.js';
 import type { Logger } from '../schema/log.js';
 import { AttrCache } from './attr-cache.js';
+import { Batcher } from './batcher.js';
 import { ContentStamps, sameStamp, stampOf, type ContentStamp } from './content-stamps.js';
 import {
   contentTypeOf, typeBits, PERMISSION_BITS,
@@ -86,6 +87,8 @@ const MAX_HANDLE = 0x1fffffff;
 
 export class DbosFs {
   private readonly cache: AttrCache;
+  /** Rows read by path, many clients' lookups in one statement. */
+  private readonly lookups = new Batcher<string, Entry | null>((paths) => namespace.lookupMany(this.db, paths));
   private readonly dirTimes: DirTimes;
   private readonly openFiles = new Map<string, OpenFile>();
   /** Versions of closed files' content as the client last saw them. */
@@ -165,7 +168,7 @@ export class DbosFs {
     if (cached) return { entry: cached, fresh: false };
     for (let reads = 1; ; reads++) {
       const readAt = this.cache.snapshot();
-      const e = await namespace.lookup(this.db, path);
+      const e = await this.lookups.get(path);
       // A change to this path that committed while the row was being read is
       // newer than the row: read again, or stat would report (and the kernel
       // keep for a second) what the change replaced. rsync found this.
@@ -198,7 +201,7 @@ export class DbosFs {
   /** Why a create under `parent` found no parent directory. */
   private async missingParent(parent: string): Promise<FsError> {
     this.cache.drop(parent);
-    const e = await namespace.lookup(this.db, parent);
+    const e = await this.lookups.get(parent);
     return fsError(e ? 'ENOTDIR' : 'ENOENT', parent);
   }
 
@@ -632,7 +635,7 @@ export class DbosFs {
     const open = this.openFiles.get(e.path);
     const held = open ? open.contentStamp : this.stamps.get(e.path);
     if (!held) return { seen: stampOf(e), valid: false };
-    const row = fresh ? e : await namespace.lookup(this.db, e.path);
+    const row = fresh ? e : await this.lookups.get(e.path);
     if (!row) return { seen: stampOf(e), valid: false };
     return { seen: stampOf(row), valid: sameStamp(held, stampOf(row)) };
   }

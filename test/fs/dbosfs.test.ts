@@ -399,6 +399,29 @@ describe('attributes', () => {
     }
   });
 
+  it('looks up names that many callers stat at once in one statement, each caller getting its own file', async () => {
+    const other = await DbosFs.open(t.db);
+    const names = Array.from({ length: 20 }, (_, i) => `/many/f${i}`);
+    try {
+      await other.mkdir('/many', 0o755);
+      for (const [i, p] of names.entries()) await other.writeFile(p, Buffer.alloc(i + 1));
+    } finally {
+      await other.close();
+    }
+    const rowsOf = t.db.rows.bind(t.db);
+    const reads: string[] = [];
+    t.db.rows = ((sql: string, ...rest: never[]) => { reads.push(sql); return rowsOf(sql, ...rest); }) as typeof t.db.rows;
+    let stats;
+    try {
+      stats = await Promise.all([...names, '/many/none'].map((p) => fs.getattr(p).then((st) => st.size, (e) => e.code)));
+    } finally {
+      t.db.rows = rowsOf;
+    }
+    expect(stats).toEqual([...names.map((_, i) => i + 1), 'ENOENT']);
+    // One statement for all 21 names (one each before the batcher).
+    expect(reads).toHaveLength(1);
+  });
+
   it('reports a directory\'s new mtime while its coalesced write is in flight and after it lands', async () => {
     // rsync found this: it stats each directory after the last rename into it
     // and sets the times only if they differ from the source's.

@@ -44,3 +44,47 @@ describe('commitTimes', () => {
     expect(await times()).toEqual({ m: '1800000000.000000005', c: '1800000000.000000005' });
   });
 });
+
+describe('lookupMany', () => {
+  it('answers many names in one statement, in the order asked, with each one\'s size and xattr flag, null for missing names', async () => {
+    const fs = await DbosFs.open(t.db, { checkPermissions: false });
+    const odd = ["/m/%_'\"\\\n name", '/m/café ☕', '/m/x'.padEnd(200, 'y')];
+    try {
+      await fs.mkdir('/m', 0o755);
+      for (const [i, p] of odd.entries()) await fs.writeFile(p, Buffer.alloc(i * 1000 + 1, 1));
+      await fs.mkdir('/m/par', 0o755);
+      await fs.setxattr('/m/par', 'user.dbos.placement', Buffer.from('parallel'));
+      await fs.writeFile('/m/par/big', Buffer.alloc(70_000, 2));
+      await fs.setxattr(odd[1], 'user.tag', Buffer.from('t'));
+      await fs.symlink('/m/x', '/m/link');
+    } finally {
+      await fs.close();
+    }
+    // Three existing names and two missing ones: five, padded to eight in the statement.
+    const asked = ['/m/par/big', '/missing', ...odd, '/m/%_missing', '/', '/m/link', odd[0]];
+    const sent: string[] = [];
+    const rowsOf = t.db.rows.bind(t.db);
+    t.db.rows = ((sql: string, ...rest: never[]) => { sent.push(sql); return rowsOf(sql, ...rest); }) as typeof t.db.rows;
+    let many;
+    try {
+      many = await namespace.lookupMany(t.db, asked);
+    } finally {
+      t.db.rows = rowsOf;
+    }
+    expect(sent).toHaveLength(1);
+    expect(many.map((e) => e && [e.path, e.type, e.size, e.hasXattrs, e.placement])).toEqual([
+      ['/m/par/big', 'file', 70_000, false, 'parallel'],
+      null,
+      [odd[0], 'file', 1, false, 'localized'],
+      [odd[1], 'file', 1001, true, 'localized'],
+      [odd[2], 'file', 2001, false, 'localized'],
+      null,
+      ['/', 'directory', 0, false, 'localized'],
+      ['/m/link', 'symlink', 0, false, 'localized'],
+      [odd[0], 'file', 1, false, 'localized'],
+    ]);
+    // Each answer is what a lookup of that name alone returns.
+    for (const [i, p] of asked.entries()) expect(many[i]).toEqual(await namespace.lookup(t.db, p));
+    expect(many[7]!.target).toBe('/m/x');
+  });
+});

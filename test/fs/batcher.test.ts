@@ -1,0 +1,65 @@
+// The batcher alone: which keys go to the database together, and in what order answers come back.
+import { describe, expect, it } from 'vitest';
+import { Batcher } from '../../fs/batcher.js';
+
+/** A batcher over "the database" that records each statement's keys and answers key*10 after `delayMs`. */
+function recording(maxBatch?: number, delayMs = 5) {
+  const statements: number[][] = [];
+  const b = new Batcher<number, number>(async (keys) => {
+    statements.push(keys);
+    await new Promise((r) => setTimeout(r, delayMs));
+    return keys.map((k) => k * 10);
+  }, maxBatch);
+  return { b, statements };
+}
+
+describe('Batcher', () => {
+  it('sends the keys asked for in one turn as one statement, each asker getting its own answer', async () => {
+    const { b, statements } = recording();
+    expect(await Promise.all([1, 2, 3].map((k) => b.get(k)))).toEqual([10, 20, 30]);
+    expect(statements).toEqual([[1, 2, 3]]);
+  });
+
+  it('gathers keys asked for from separate I/O callbacks of one turn', async () => {
+    const { b, statements } = recording();
+    // Timers that fire together stand in for FUSE requests arriving in one poll.
+    const answers = await Promise.all([4, 5, 6].map((k) => new Promise<number>((r) => setTimeout(() => r(b.get(k)), 0))));
+    expect(answers).toEqual([40, 50, 60]);
+    expect(statements).toEqual([[4, 5, 6]]);
+  });
+
+  it('asks once for a key wanted twice in one turn', async () => {
+    const { b, statements } = recording();
+    expect(await Promise.all([7, 7, 8].map((k) => b.get(k)))).toEqual([70, 70, 80]);
+    expect(statements).toEqual([[7, 8]]);
+  });
+
+  it('never answers from a statement sent before the key was asked for', async () => {
+    const { b, statements } = recording(32, 30);
+    const first = b.get(1);
+    await new Promise((r) => setTimeout(r, 5)); // the first statement is on its way
+    const second = b.get(1);
+    expect([await first, await second]).toEqual([10, 10]);
+    expect(statements).toEqual([[1], [1]]);
+  });
+
+  it('splits a turn with more keys than the batch limit into several statements', async () => {
+    const { b, statements } = recording(4);
+    const keys = Array.from({ length: 10 }, (_, i) => i);
+    expect(await Promise.all(keys.map((k) => b.get(k)))).toEqual(keys.map((k) => k * 10));
+    expect(statements).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+    expect(b.sent).toBe(3);
+  });
+
+  it('gives a failed statement\'s error to every asker in it, and goes on afterwards', async () => {
+    let fail = true;
+    const b = new Batcher<number, number>(async (keys) => {
+      if (fail) throw new Error('server gone');
+      return keys;
+    });
+    const results = await Promise.allSettled([b.get(1), b.get(2)]);
+    expect(results.map((r) => r.status === 'rejected' && (r.reason as Error).message)).toEqual(['server gone', 'server gone']);
+    fail = false;
+    expect(await b.get(3)).toBe(3);
+  });
+});

@@ -109,8 +109,9 @@ export async function lookupMany(q: Queryable, paths: string[]): Promise<(Entry 
               ON d.content_type = 'file' AND d.placement = 'parallel' AND p.f_name = d.path AND p.block_no = -1
       WHERE (d.d_name, d.content) IN (${Array(slots).fill('(?, ?)').join(', ')})`,
     names);
-  // Matched by bytes ('latin1' maps each byte to one character), so a name
-  // that is not valid UTF-8 still finds its row.
+  // Matched by the bytes the name was sent as ('latin1' maps each byte to one
+  // character): decoding the stored bytes would not give back a name whose
+  // characters UTF-8 cannot carry (a lone surrogate is sent as U+FFFD).
   const found = new Map(rows.map((r) => [r.path.toString('latin1'), r]));
   return paths.map((path) => {
     const r = found.get(Buffer.from(path).toString('latin1'));

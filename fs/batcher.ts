@@ -3,8 +3,8 @@
 // callbacks in one turn of the event loop; each statement costs the server
 // and mysql2 several times what a row does, so one statement per turn (up to
 // `maxBatch` keys) instead of one per request leaves both cores more room.
-// A request never joins a statement already sent: it could have been read
-// before the request was made.
+// A request never joins a statement already sent: that statement may have
+// read the row before the request was made.
 
 interface Waiter<V> {
   resolve(v: V): void;
@@ -40,7 +40,8 @@ export class Batcher<K, V> {
     for (let i = 0; i < all.length; i += this.maxBatch) {
       const batch = all.slice(i, i + this.maxBatch);
       this.sent++;
-      this.fetch(batch.map(([key]) => key)).then(
+      // A fetch that throws instead of rejecting still reaches its callers.
+      new Promise<V[]>((answer) => answer(this.fetch(batch.map(([key]) => key)))).then(
         (values) => batch.forEach(([, waiters], j) => waiters.forEach((w) => w.resolve(values[j]))),
         (e: unknown) => batch.forEach(([, waiters]) => waiters.forEach((w) => w.reject(e))));
     }

@@ -61,5 +61,7 @@ describe('Batcher', () => {
     expect(results.map((r) => r.status === 'rejected' && (r.reason as Error).message)).toEqual(['server gone', 'server gone']);
     fail = false;
     expect(await b.get(3)).toBe(3);
+    const throwing = new Batcher<number, number>(() => { throw new Error('bad statement'); });
+    await expect(throwing.get(1)).rejects.toThrow('bad statement');
   });
 });

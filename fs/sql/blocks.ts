@@ -4,9 +4,8 @@
 // the paper's analytics query counts every file exactly once:
 //   SELECT f_owner, SUM(f_size) FROM Localized_file WHERE f_size >= 20480 GROUP BY f_owner
 import type { Param, Queryable, Statement } from '../../schema/db.js';
+import { SIZE_ROW } from '../../schema/ddl/fs.js';
 import type { Placement } from '../attrs.js';
-
-export const SIZE_ROW = -1;
 
 /** Largest multi-row INSERT we send, well under MariaDB's default 16 MiB packet. */
 const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;

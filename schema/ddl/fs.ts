@@ -8,6 +8,12 @@
 export const keyOf = (expr: string) => `UNHEX(LEFT(SHA2(${expr}, 256), 32))`;
 
 /**
+ * The row of a file that carries its f_owner and f_size and no bytes (its
+ * block_no); the file's bytes are in the rows numbered from 0.
+ */
+export const SIZE_ROW = -1;
+
+/**
  * The paper's two file tables share one shape: a localized file's rows carry
  * the partition (p_key) of its owner, a parallel file's blocks are spread over
  * all partitions by block_no, so Parallel_file has no p_key.
@@ -114,4 +120,66 @@ BEGIN
   COMMIT;
   SELECT kind AS content_type;
 END`,
+];
+
+/**
+ * SQL for the size class of a size: the size with all but its four highest
+ * bits cleared, so a power of two splits into eight classes (and a size under
+ * 8 is a class of its own). 20 KiB, the paper's threshold, starts a class.
+ * fs/sql/usage.ts computes the same in TypeScript.
+ */
+export const sizeClassOf = (size: string) =>
+  `IF(${size} < 8, ${size}, (${size} >> (LENGTH(BIN(${size})) - 4)) << (LENGTH(BIN(${size})) - 4))`;
+
+/** The triggers that keep File_size_class in step with a file table's size rows. */
+function sizeClassTriggers(table: string): string[] {
+  const counted = (row: string) => `${row}.block_no = ${SIZE_ROW} AND ${row}.f_size > 0`;
+  const add = (row: string) => `INSERT INTO File_size_class (size_class, f_owner, files, total_bytes)
+       VALUES (${sizeClassOf(`${row}.f_size`)}, COALESCE(${row}.f_owner, ''), 1, ${row}.f_size)
+       ON DUPLICATE KEY UPDATE files = files + 1, total_bytes = total_bytes + ${row}.f_size`;
+  const remove = (row: string) => `UPDATE File_size_class SET files = files - 1, total_bytes = total_bytes - ${row}.f_size
+       WHERE size_class = ${sizeClassOf(`${row}.f_size`)} AND f_owner = COALESCE(${row}.f_owner, '')`;
+  return [
+    `CREATE OR REPLACE TRIGGER ${table}_size_insert AFTER INSERT ON ${table} FOR EACH ROW
+     IF ${counted('NEW')} THEN ${add('NEW')}; END IF`,
+    // A rename rewrites f_name on every row of the file, and a write of blocks
+    // upserts them: neither changes what the summary holds.
+    `CREATE OR REPLACE TRIGGER ${table}_size_update AFTER UPDATE ON ${table} FOR EACH ROW
+     IF (${counted('OLD')} OR ${counted('NEW')})
+        AND NOT (OLD.f_size <=> NEW.f_size AND OLD.f_owner <=> NEW.f_owner AND OLD.block_no <=> NEW.block_no) THEN
+       IF ${counted('OLD')} THEN ${remove('OLD')}; END IF;
+       IF ${counted('NEW')} THEN ${add('NEW')}; END IF;
+     END IF`,
+    `CREATE OR REPLACE TRIGGER ${table}_size_delete AFTER DELETE ON ${table} FOR EACH ROW
+     IF ${counted('OLD')} THEN ${remove('OLD')}; END IF`,
+  ];
+}
+
+/**
+ * Schema version 6: the number and total bytes of the files of each owner and
+ * size class, kept by triggers in the transaction that changes a size row.
+ * The paper's analytics query then reads a few hundred summary rows, plus the
+ * files of one size class when the threshold falls inside it, instead of one
+ * index entry per qualifying file. Empty files are not counted (they have no
+ * bytes, and a file has no size row until its first write). The last two
+ * statements rebuild the summary from the file tables, so running the
+ * migration again (or after a restore) leaves it right.
+ */
+export const FILE_SIZE_CLASSES: string[] = [
+  `CREATE TABLE IF NOT EXISTS File_size_class (
+     size_class BIGINT NOT NULL,
+     f_owner VARCHAR(64) NOT NULL,
+     files BIGINT NOT NULL,
+     total_bytes BIGINT NOT NULL,
+     PRIMARY KEY (size_class, f_owner)
+   ) ENGINE=InnoDB`,
+  ...sizeClassTriggers('Localized_file'),
+  ...sizeClassTriggers('Parallel_file'),
+  'DELETE FROM File_size_class',
+  `INSERT INTO File_size_class (size_class, f_owner, files, total_bytes)
+   SELECT ${sizeClassOf('f_size')} AS c, COALESCE(f_owner, '') AS o, COUNT(*), SUM(f_size) FROM (
+     SELECT f_size, f_owner FROM Localized_file WHERE f_size > 0 AND block_no = ${SIZE_ROW}
+     UNION ALL
+     SELECT f_size, f_owner FROM Parallel_file WHERE f_size > 0 AND block_no = ${SIZE_ROW}
+   ) AS sized GROUP BY c, o`,
 ];

@@ -10,7 +10,7 @@ afterAll(async () => { await t?.drop(); });
 describe('migrations', () => {
   it("creates the paper's tables and lists the partitions in Map", async () => {
     const tables = (await t.db.rows('SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1')).map((r) => r.n);
-    expect(tables).toEqual(['Dbos_meta', 'Directory', 'Localized_file', 'Mailbox', 'Map', 'Message', 'Message_history', 'Message_queue', 'Message_waiting', 'Parallel_file', 'Sched_policy', 'Task', 'Task_dep', 'User', 'Worker', 'Xattr']);
+    expect(tables).toEqual(['Dbos_meta', 'Directory', 'File_size_class', 'Localized_file', 'Mailbox', 'Map', 'Message', 'Message_history', 'Message_queue', 'Message_waiting', 'Parallel_file', 'Sched_policy', 'Task', 'Task_dep', 'User', 'Worker', 'Xattr']);
     const cols = async (table: string) => (await t.db.rows(
       'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [table])).map((r) => r.c);
     expect(await cols('Map')).toEqual(['p_key', 'partition_id', 'host_name', 'host_id']);

@@ -1,11 +1,15 @@
 // dbos fs placement|blocksize: per-directory layout settings, which new files
 // below the directory inherit. The same settings are the xattrs
 // user.dbos.placement and user.dbos.block_size on the mount.
+// dbos fs usage: bytes per owner in the files of at least some size.
 import type { Command } from 'commander';
 import { DbosFs } from '../../fs/dbosfs.js';
 import { pathInsideMount } from '../../fs/fuse/mountpoint.js';
+import { usageByOwner } from '../../fs/sql/usage.js';
 import { CliError } from '../errors.js';
+import { formatTable } from '../table.js';
 import { connect, resolveTarget } from '../target.js';
+import { parseSize } from '../units.js';
 
 /** A path on a dbos mount becomes the path inside the filesystem; any other path is taken as one already. */
 export function insidePath(path: string): string {
@@ -30,7 +34,7 @@ async function withShim<T>(dbUrl: string | undefined, work: (fs: DbosFs) => Prom
 }
 
 export function registerFsCommands(program: Command): void {
-  const fsCmd = program.command('fs').description('filesystem settings kept in the Directory table');
+  const fsCmd = program.command('fs').description('filesystem settings kept in the Directory table, and usage per owner');
 
   fsCmd.command('placement')
     .argument('<dir>', 'a directory on a dbos mount, or a path inside the filesystem such as /data')
@@ -61,5 +65,22 @@ export function registerFsCommands(program: Command): void {
         }
         console.log(`${p}: ${(await fs.getxattr(p, 'user.dbos.block_size')).toString()} bytes`);
       });
+    });
+
+  fsCmd.command('usage')
+    .description('files and bytes per owner, of the files of at least --min-size (from File_size_class, without a scan)')
+    .option('--min-size <size>', 'the smallest file counted, e.g. 20K (at least 1 byte: empty files are not counted)', '1')
+    .option('--json', 'print the rows as JSON')
+    .option('--db <url>', 'the database instead of the private server')
+    .action(async (o: { minSize: string; json?: boolean; db?: string }) => {
+      const minSize = parseSize(o.minSize, '--min-size');
+      if (minSize < 1) throw new CliError('--min-size must be at least 1 byte: empty files are not counted.');
+      const db = await connect(resolveTarget(o.db));
+      try {
+        const rows = await usageByOwner(db, minSize);
+        console.log(o.json ? JSON.stringify(rows, null, 2) : formatTable(['owner', 'files', 'bytes'], rows.map((r) => ({ ...r }))));
+      } finally {
+        await db.close();
+      }
     });
 }

@@ -8,8 +8,9 @@ import type { Db } from '../../schema/db.js';
 import type { DbTarget } from '../../schema/url.js';
 import { BLOCK_SIZE_XATTR, PLACEMENT_XATTR } from '../dbosfs.js';
 import {
-  buildDbosTree, buildExt4Tree, expectedTotals, FIND_PIPELINE, linesOfCode, MIN_SIZE, OWNER_SQL, timeScan, timeSql, type Timed,
+  buildDbosTree, buildExt4Tree, expectedTotals, FIND_PIPELINE, linesOfCode, MIN_SIZE, OWNER_SQL, timeScan, timeSql, timeSummary, type Timed,
 } from './analytics.js';
+import { USAGE_SQL } from '../sql/usage.js';
 import { fio, streamJob } from './fio.js';
 import { createDelete, layoutRandomBlocks, randomBlocks, streams, type LatencyResult } from './shim-workloads.js';
 import { openTargets, peakRss, type MountedTarget, type TargetName, type Targets } from './targets.js';
@@ -54,8 +55,8 @@ export interface FsBenchResults {
   fig11?: Partial<Record<TargetName, { clients: number; write: Measured<Stream>; read: Measured<Stream> }[]>>;
   seq?: PerTarget<{ write: Stream; read: Stream }>;
   table2?: {
-    files: number; minSize: number; sql: string; find: string; linesOfCode: { sql: number; c: number; find: number };
-    dbosSql: Timed; ext4C: Timed; ext4Find: Timed;
+    files: number; minSize: number; sql: string; summarySql: string; find: string; linesOfCode: { sql: number; summary: number; c: number; find: number };
+    dbosSql: Timed; dbosSummary: Timed; ext4C: Timed; ext4Find: Timed;
   };
   /** Every fio and C workload command line, as run. */
   commands: string[];
@@ -233,8 +234,9 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
       const expected = expectedTotals(p.analyticsFiles);
       o.log('table2: timing');
       res.table2 = {
-        files: p.analyticsFiles, minSize: MIN_SIZE, sql: OWNER_SQL, find: FIND_PIPELINE, linesOfCode: linesOfCode(o.cSources.ownerSizes),
+        files: p.analyticsFiles, minSize: MIN_SIZE, sql: OWNER_SQL, summarySql: USAGE_SQL, find: FIND_PIPELINE, linesOfCode: linesOfCode(o.cSources.ownerSizes),
         dbosSql: await timeSql(o.db, expected),
+        dbosSummary: await timeSummary(o.db, expected),
         ext4C: timeScan([ownerSizes, tree, String(MIN_SIZE)], expected, () => t.dropCaches()),
         ext4Find: timeScan(['bash', '-c', FIND_PIPELINE.replace('DIR', `'${tree}'`)], expected, () => t.dropCaches()),
       };

@@ -19,7 +19,7 @@ describe('dbos bench fs', () => {
       type Rate = { opsPerSecond: number; peakRssBytes: number | null; innodbPagesRead: number | null };
       const { results } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { results: Record<string, Record<string, unknown>> & {
         commands: string[];
-        table2: { dbosSql: { agrees: boolean; warmMs: number }; ext4C: { agrees: boolean }; ext4Find: { agrees: boolean } };
+        table2: { dbosSql: { agrees: boolean; warmMs: number }; dbosSummary: { agrees: boolean; warmMs: number }; ext4C: { agrees: boolean }; ext4Find: { agrees: boolean } };
       } };
       for (const experiment of ['fig10a', 'fig10b', 'creates', 'deletes', 'durableCreates']) {
         for (const target of TARGETS) {
@@ -44,10 +44,11 @@ describe('dbos bench fs', () => {
       for (const perOpen of ['20', '1']) {
         expect(results.commands.filter((c) => / 2048 (\d+) 0\.5$/.exec(c)?.[1] === perOpen && c.includes('/randblocks '))).toHaveLength(4);
       }
-      expect([results.table2.dbosSql.agrees, results.table2.ext4C.agrees, results.table2.ext4Find.agrees]).toEqual([true, true, true]);
+      expect([results.table2.dbosSql.agrees, results.table2.dbosSummary.agrees, results.table2.ext4C.agrees, results.table2.ext4Find.agrees]).toEqual([true, true, true, true]);
       const md = readFileSync(join(out, 'results.md'), 'utf8');
       expect(md).toMatch(/## Targets/);
       expect(md).toMatch(/Figure 10a: dbos-fuse ≥ 50% of bindfs \| \d+% \(the binding alone, fuse-null: \d+%\)/);
+      expect(md).toMatch(/\| dbos: SQL over File_size_class \(dbos fs usage\) \| — \| [\d.]+ \| 7 \| yes \|/);
       for (const chart of ['fig10.svg', 'table1.svg', 'fig11-write.svg', 'seq.svg', 'table2.svg']) {
         expect(readFileSync(join(out, chart), 'utf8')).toMatch(/^<svg/);
       }

@@ -25,9 +25,9 @@ export function sizeClass(size: number): { start: number; end: number } {
 export const USAGE_SQL = `SELECT f_owner, SUM(files) AS files, SUM(total_bytes) AS bytes FROM (
   SELECT f_owner, files, total_bytes FROM File_size_class WHERE size_class >= ?
   UNION ALL
-  SELECT f_owner, 1, f_size FROM Localized_file FORCE INDEX (by_size) WHERE f_size >= ? AND f_size < ?
+  SELECT COALESCE(f_owner, ''), 1, f_size FROM Localized_file FORCE INDEX (by_size) WHERE f_size >= ? AND f_size < ?
   UNION ALL
-  SELECT f_owner, 1, f_size FROM Parallel_file FORCE INDEX (by_size) WHERE f_size >= ? AND f_size < ?
+  SELECT COALESCE(f_owner, ''), 1, f_size FROM Parallel_file FORCE INDEX (by_size) WHERE f_size >= ? AND f_size < ?
 ) AS sized GROUP BY f_owner HAVING SUM(files) > 0 ORDER BY f_owner`;
 
 /** Files of at least `minSize` bytes (at least 1: empty files hold no bytes and are not counted), per owner. */

@@ -110,6 +110,15 @@ describe('File_size_class', () => {
     expect(await usageByOwner(t.db, 1)).toEqual(before);
   });
 
+  it('counts a size row written without an owner under the empty name, in whole classes and in the class the threshold splits', async () => {
+    for (const [name, size] of [['/no-owner-1', 30_000], ['/no-owner-2', 21_000]] as const) {
+      await t.db.run('INSERT INTO Localized_file (f_name, f_owner, block_no, bytes, f_size, p_key) VALUES (?, NULL, -1, NULL, ?, 0)', [name, size]);
+    }
+    expect((await usageByOwner(t.db, 20_481)).filter((u) => u.owner === '')).toEqual([{ owner: '', files: 2, bytes: 51_000 }]);
+    await t.db.run('DELETE FROM Localized_file WHERE f_name IN (?, ?)', ['/no-owner-1', '/no-owner-2']);
+    expect((await usageByOwner(t.db, 1)).filter((u) => u.owner === '')).toEqual([]);
+  });
+
   it('refuses a threshold under one byte', async () => {
     await expect(usageByOwner(t.db, 0)).rejects.toThrow(/at least 1 byte/);
   });

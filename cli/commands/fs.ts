@@ -78,7 +78,7 @@ export function registerFsCommands(program: Command): void {
       const db = await connect(resolveTarget(o.db));
       try {
         const rows = await usageByOwner(db, minSize);
-        console.log(o.json ? JSON.stringify(rows, null, 2) : formatTable(['owner', 'files', 'bytes'], rows.map((r) => ({ ...r }))));
+        console.log(o.json ? JSON.stringify(rows, null, 2) : formatTable(['owner', 'files', 'bytes'], rows));
       } finally {
         await db.close();
       }

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import type { Db } from '../../schema/db.js';
 import type { DbTarget } from '../../schema/url.js';
 import { BLOCK_SIZE_XATTR, PLACEMENT_XATTR } from '../dbosfs.js';
+import { USAGE_SQL } from '../sql/usage.js';
 import {
   buildDbosTree, buildExt4Tree, expectedTotals, FIND_PIPELINE, linesOfCode, MIN_SIZE, OWNER_SQL, timeScan, timeSql, timeSummary, type Timed,
 } from './analytics.js';
-import { USAGE_SQL } from '../sql/usage.js';
 import { fio, streamJob } from './fio.js';
 import { createDelete, layoutRandomBlocks, randomBlocks, streams, type LatencyResult } from './shim-workloads.js';
 import { openTargets, peakRss, type MountedTarget, type TargetName, type Targets } from './targets.js';

@@ -6,11 +6,12 @@
 // statement, so one consistent snapshot of the summary and the files.
 import type { Queryable } from '../../schema/db.js';
 
-export interface OwnerUsage {
+/** A type, not an interface, so that it is a plain record (cli/table.ts prints it as one). */
+export type OwnerUsage = {
   owner: string;
   files: number;
   bytes: number;
-}
+};
 
 /** The size class of `size` and where the next class starts (schema/ddl/fs.ts's sizeClassOf, in TypeScript). */
 export function sizeClass(size: number): { start: number; end: number } {

@@ -30,7 +30,7 @@ export interface WriteBackLimits {
 }
 
 export const DEFAULT_LIMITS: WriteBackLimits = {
-  perFileBytes: 16 << 20, totalBytes: 256 << 20, cachePerFileBytes: 8 << 20, cacheTotalBytes: 128 << 20,
+  perFileBytes: 16 << 20, totalBytes: 256 << 20, cachePerFileBytes: 32 << 20, cacheTotalBytes: 128 << 20,
 };
 
 /** Dirty and cached bytes across all open files, to bound the daemon's memory. */
@@ -42,8 +42,13 @@ export class DirtyBudget {
   constructor(readonly limits: WriteBackLimits) {}
 }
 
-/** The most a sequential reader fetches ahead. */
-const MAX_READAHEAD = 4 << 20;
+/**
+ * The most a sequential reader fetches ahead: sixteen 1 MiB queries in
+ * flight. From a cold buffer pool, one query reads about 7,000 pages a second
+ * here whatever its size, so the stream's speed grows with the queries in
+ * flight (measured at the SQL level: 75 MiB/s with one, 250-300 with sixteen).
+ */
+const MAX_READAHEAD = 16 << 20;
 
 /**
  * A range larger than this goes as several queries at once. InnoDB reads a
@@ -177,7 +182,7 @@ export class OpenFile {
     // out of order: a read that starts at or just behind the furthest end so far is sequential.
     const sequential = pos <= this.readEnd && pos >= this.readEnd - Math.max(2 * len, this.readahead);
     this.readEnd = sequential ? Math.max(this.readEnd, end) : end;
-    this.readahead = sequential ? Math.min(MAX_READAHEAD, Math.max(2 * len, 2 * this.readahead)) : 0;
+    this.readahead = sequential ? Math.min(this.readaheadLimit(), Math.max(2 * len, 2 * this.readahead)) : 0;
     const ahead = sequential ? Math.min(this.lastCommitted, last + Math.ceil(this.readahead / bs)) : last;
     const fetching = this.committed(missing, ahead);
     if (sequential) this.prefetch(last + 1, ahead);
@@ -189,7 +194,21 @@ export class OpenFile {
       const to = Math.min(end, start + src.length);
       if (to > from) src.copy(target, from - pos, from - start, to - start);
     }
+    // A sequential reader does not come back for what it has read (through
+    // FUSE the kernel's page cache keeps it): its cache room is for the blocks ahead.
+    if (sequential) for (let b = first; (b + 1) * bs <= end; b++) this.forget(b);
     return end - pos;
+  }
+
+  /**
+   * How far ahead a sequential reader may fetch: half of the cache room left
+   * to this file, so that readers at once share the cache rather than evict
+   * blocks fetched for each other before they are read.
+   */
+  private readaheadLimit(): number {
+    const { cachePerFileBytes, cacheTotalBytes } = this.budget.limits;
+    const room = Math.min(cachePerFileBytes, cacheTotalBytes - this.budget.cachedBytes + this.cachedBytes);
+    return Math.min(MAX_READAHEAD, Math.floor(room / 2));
   }
 
   private get lastCommitted(): number {

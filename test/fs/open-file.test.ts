@@ -260,7 +260,37 @@ describe('block cache and read-ahead', () => {
       t.db.rows = rows;
     }
     expect(widest).toBeLessThanOrEqual(256);           // 1 MiB of 4 KiB blocks
-    expect(peak).toBeGreaterThanOrEqual(3);
+    expect(peak).toBeGreaterThanOrEqual(8);             // 16 MiB ahead
+  });
+
+  it('sequential readers at once share the cache: each block is fetched once, and none is kept once read', async () => {
+    const files = 4;
+    const size = 8 * 1024 * 1024;
+    const cacheTotal = 3 * 1024 * 1024;
+    // Each reader alone may fetch 2 MiB ahead (half its 4 MiB), four of them 8 MiB: more than the 3 MiB cache holds.
+    const c = await client({ writeBack: { cachePerFileBytes: 4 * 1024 * 1024, cacheTotalBytes: cacheTotal } });
+    const content = (seed: number) => {
+      const b = Buffer.allocUnsafe(size);
+      for (let i = 0; i < size; i++) b[i] = (i * 31 + seed) % 251;
+      return b;
+    };
+    for (let f = 0; f < files; f++) await c.writeFile(`/share-${f}`, content(f));
+    const fds = await Promise.all(Array.from({ length: files }, (_, f) => c.open(`/share-${f}`, fsc.O_RDONLY)));
+    const before = c.stats().fetchedBytes;
+    let peak = 0;
+    const got = await Promise.all(fds.map(async (fd) => {
+      const out = Buffer.alloc(size);
+      for (let off = 0; off < size; off += 128 * 1024) {
+        (await c.read(fd, 128 * 1024, off)).copy(out, off);
+        peak = Math.max(peak, c.stats().cachedBytes);
+      }
+      return out;
+    }));
+    for (let f = 0; f < files; f++) expect(got[f]!.equals(content(f))).toBe(true);
+    expect(c.stats().fetchedBytes - before).toBe(files * size);
+    expect(peak).toBeLessThanOrEqual(cacheTotal);
+    expect(c.stats().cachedBytes).toBe(0); // all read to the end, all still open
+    for (const fd of fds) await c.release(fd);
   });
 
   it('a small file is fetched whole at its second miss: random reads and partial writes in it cost two queries', async () => {

@@ -121,6 +121,11 @@ function serverArgs(home: DbosHome, runAs: string, initFile: string, opts: Serve
     '--collation-server=utf8mb4_bin',
     `--innodb-buffer-pool-size=${opts.bufferPool ?? process.env.DBOS_DB_MEMORY ?? '1G'}`,
     '--innodb-log-file-size=512M',
+    // InnoDB reads a blob's pages one at a time, and does not read ahead
+    // through blob pages. Through the kernel's page cache (not O_DIRECT, 10.11's
+    // default) the kernel reads ahead in the data file instead: a cold stream
+    // of 64 KiB blocks went from about 75 to 190 MiB/s per query (README).
+    '--innodb-flush-method=fsync',
     `--innodb-flush-log-at-trx-commit=${opts.durability === 'commit' ? 1 : 2}`,
     '--max-allowed-packet=256M',
     '--max-connections=2000',

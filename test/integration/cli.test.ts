@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DAEMON_NODE_FLAGS } from '../../cli/commands/mount.js';
 import { mountedAt } from '../../fs/fuse/mountpoint.js';
 import { alive, readRecord } from '../../fs/fuse/registry.js';
 import { dbos, mountFresh, sh, type Mounted } from '../helpers/cli.js';
@@ -104,6 +105,13 @@ describe('mount errors', () => {
 });
 
 describe('the mount daemon', () => {
+  it('runs with the Node flags that keep the collector off a stream of reads', () => {
+    const rec = readRecord(testHome(), m.mountpoint)!;
+    const args = readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8').split('\0');
+    expect(DAEMON_NODE_FLAGS.length).toBeGreaterThan(0);
+    for (const flag of DAEMON_NODE_FLAGS) expect(args.indexOf(flag)).toBeGreaterThan(0);
+  });
+
   it('keeps the password out of ps, its arguments and its log', async () => {
     const password = m.t.target.password;
     const ps = await sh('ps -eo args');

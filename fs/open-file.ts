@@ -100,6 +100,9 @@ export class OpenFile {
   /** Where the last read ended (furthest, while reading sequentially). */
   private readEnd = 0;
   private readahead = 0;
+  /** The last block the sequential reader's prefetches asked for, in generation `aheadGeneration`. */
+  private aheadTo = -1;
+  private aheadGeneration = -1;
   private readonly fetches = new Set<Fetch>();
   /** Queries sent for blocks not in the cache since the cache was last dropped. */
   private misses = 0;
@@ -186,6 +189,7 @@ export class OpenFile {
     const ahead = sequential ? Math.min(this.lastCommitted, last + Math.ceil(this.readahead / bs)) : last;
     const fetching = this.committed(missing, ahead);
     if (sequential) this.prefetch(last + 1, ahead);
+    else this.aheadTo = -1;
     for (const [b, bytes] of await fetching) sources.set(b, bytes);
     target.fill(0, 0, end - pos); // holes, and blocks shorter than the block size
     for (const [b, src] of sources) {
@@ -283,10 +287,16 @@ export class OpenFile {
    * database works while the reader copies.
    */
   private prefetch(from: number, to: number): void {
-    let next = from;
+    // Blocks up to aheadTo were asked for already (one since dropped is
+    // fetched when it is read): look for the window's end after them, not
+    // through the whole window at every read, which with 8 KiB blocks and
+    // reads cost more than the reads themselves.
+    let next = this.aheadGeneration === this.generation ? Math.max(from, this.aheadTo + 1) : from;
     while (next <= to && this.available(next)) next++;
     if (next > to || (next - from) * this.blockSize > this.readahead / 2) return;
     this.startFetches(next, to);
+    this.aheadTo = to;
+    this.aheadGeneration = this.generation;
   }
 
   /** Blocks from..to, in pieces of at most FETCH_PIECE_BYTES sent together. */

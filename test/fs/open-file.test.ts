@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { constants as fsc } from 'node:fs';
 import { Db } from '../../schema/db.js';
 import { DbosFs, type ShimOptions } from '../../fs/dbosfs.js';
+import { OpenFile } from '../../fs/open-file.js';
 import { freshDatabase, type TestDb } from '../helpers/db.js';
 
 let t: TestDb;
@@ -291,6 +292,26 @@ describe('block cache and read-ahead', () => {
     expect(peak).toBeLessThanOrEqual(cacheTotal);
     expect(c.stats().cachedBytes).toBe(0); // all read to the end, all still open
     for (const fd of fds) await c.release(fd);
+  });
+
+  it('a sequential reader in reads of one block finds where to fetch next without going through its whole window each time', async () => {
+    const size = 16 * 1024 * 1024;                 // 4,096 blocks of 4 KiB; the window reaches 4,096 of them
+    await fs.writeFile('/small-reads', Buffer.alloc(size, 7));
+    const proto = OpenFile.prototype as unknown as { available(b: number): boolean };
+    const available = proto.available;
+    let checks = 0;
+    proto.available = function (this: unknown, b: number) {
+      checks++;
+      return available.call(this, b);
+    };
+    try {
+      const fd = await fs.open('/small-reads', fsc.O_RDONLY);
+      for (let off = 0; off < size; off += 4096) expect((await fs.read(fd, 4096, off))[4095]).toBe(7);
+      await fs.release(fd);
+    } finally {
+      proto.available = available;
+    }
+    expect(checks).toBeLessThan(4 * (size / 4096)); // a few per block, not a window's worth per read
   });
 
   it('a small file is fetched whole at its second miss: random reads and partial writes in it cost two queries', async () => {

@@ -4,8 +4,8 @@
 // Paths are fully-qualified names from the filesystem root; every failure is
 // an FsError with an errno code.
 import { constants as fsc, statfsSync } from 'node:fs';
-import type { Db, Queryable } from '../schema/db.js';
-import { isDuplicateKey } from '../schema/db.js';
+import type { Db } from '../schema/db.js';
+import { isDuplicateKey, isUnavailable } from '../schema/db.js';
 import { readMeta, requireCurrentSchema, DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE } from '../schema/migrations.js';
 import type { Logger } from '../schema/log.js';
 import { AttrCache } from './attr-cache.js';
@@ -68,6 +68,11 @@ export const BLOCK_SIZE_XATTR = 'user.dbos.block_size';
  */
 export const CAPABILITY_XATTR = 'security.capability';
 
+/** A database error as the filesystem reports it where a name is created: a duplicate key is EEXIST. */
+function existing(e: unknown, path: string): unknown {
+  return isDuplicateKey(e) ? fsError('EEXIST', path) : e;
+}
+
 /** Names no file has and none may set: POSIX ACLs and file capabilities. */
 function unsupportedXattr(name: string): boolean {
   return name.startsWith('system.') || name === CAPABILITY_XATTR;
@@ -82,6 +87,11 @@ interface Handle {
   writeError?: FsError;
 }
 
+/** A name to create, as createEntry asks for it. */
+interface NewName { path: string; entry: namespace.NewEntry }
+/** What inserting one name gave: its stored values, null for a missing parent, or the error for it alone. */
+type Inserting = { placed: namespace.Inserted | null } | { error: unknown };
+
 /** Handles stay below bit 29: the FUSE binding reads bits 29 and 30 of the number it is given as flags. */
 const MAX_HANDLE = 0x1fffffff;
 
@@ -89,6 +99,8 @@ export class DbosFs {
   private readonly cache: AttrCache;
   /** Rows read by path, many clients' lookups in one statement. */
   private readonly lookups = new Batcher<string, Entry | null>((paths) => namespace.lookupMany(this.db, paths));
+  /** Names (not directories) created by many clients at once, in one INSERT. */
+  private readonly inserts = new Batcher<NewName, Inserting>((names) => this.insertTogether(names));
   private readonly dirTimes: DirTimes;
   private readonly openFiles = new Map<string, OpenFile>();
   /** Versions of closed files' content as the client last saw them. */
@@ -379,14 +391,6 @@ export class DbosFs {
     const t = now();
     const nlink = type === 'directory' ? 2 : 1;
     const draft = { type, owner: owner.name, perm, pKey: owner.homePartition, gid: caller.gid, nlink, time: t, ...extra };
-    const insert = async (q: Queryable) => {
-      try {
-        return await namespace.insert(q, p, draft);
-      } catch (e) {
-        if (isDuplicateKey(e)) throw fsError('EEXIST', p);
-        throw e;
-      }
-    };
     // A directory's insert and its parent's link count commit together;
     // a file's parent only needs new times, which are coalesced.
     const placed = type === 'directory'
@@ -394,11 +398,11 @@ export class DbosFs {
         // The parent first, exclusively: the insert's shared lock on it would
         // otherwise be upgraded, and concurrent mkdirs in one directory deadlock.
         await namespace.lockEntry(tx, parent, true);
-        const r = await insert(tx);
+        const r = await namespace.insert(tx, p, draft).catch((e: unknown) => { throw existing(e, p); });
         if (r) await namespace.touchDirectory(tx, parent, t, +1);
         return r;
       })
-      : await insert(this.db);
+      : await this.inserts.get({ path: p, entry: draft }).then((r) => { if ('error' in r) throw existing(r.error, p); return r.placed; });
     if (!placed) throw await this.missingParent(parent);
     if (type === 'directory') this.cache.drop(parent);
     else this.dirTimes.touch(parent, t);
@@ -410,6 +414,23 @@ export class DbosFs {
     };
     this.cache.set(entry);
     return entry;
+  }
+
+  /**
+   * Inserts names asked for in one turn with one statement. If it fails (one
+   * of the names exists, or two clients asked for the same name), nothing of
+   * it was stored, and each name is inserted alone for its own answer.
+   */
+  private async insertTogether(names: NewName[]): Promise<Inserting[]> {
+    if (names.length > 1) {
+      try {
+        return (await namespace.insertMany(this.db, names)).map((placed) => ({ placed }));
+      } catch (e) {
+        if (isUnavailable(e)) throw e;
+      }
+    }
+    return Promise.all(names.map(({ path, entry }) => namespace.insert(this.db, path, entry).then(
+      (placed) => ({ placed }), (error: unknown) => ({ error }))));
   }
 
   mkdir(path: string, mode: number, caller = this.caller): Promise<void> {
@@ -916,8 +937,7 @@ export class DbosFs {
           if (!await this.db.tx((t) => xattrs.replace(t, p, name, value))) throw fsError('ENODATA', p);
         } else await xattrs.upsert(this.db, p, name, value);
       } catch (err) {
-        if (isDuplicateKey(err)) throw fsError('EEXIST', p);
-        throw err;
+        throw existing(err, p);
       } finally {
         this.forgetXattrs(p);
       }

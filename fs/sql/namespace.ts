@@ -153,34 +153,87 @@ export interface Inserted {
   perm: number;
 }
 
-/**
- * Creates `path` in one INSERT … SELECT that also checks, in the same
- * statement, that the parent exists and is a directory (locking its row
- * shared, so a concurrent rmdir or rename waits). The new entry inherits the
- * parent's placement and block size, and in a set-group-ID directory its group
- * (and, for a directory, the set-group-ID bit). Returns what was stored, or
- * null when the parent is missing or not a directory; throws ER_DUP_ENTRY when
- * the name exists.
- */
-export async function insert(q: Queryable, path: string, e: NewEntry): Promise<Inserted | null> {
+/** One new name as the INSERT reads it: the entry's values and its parent's key. */
+interface NewRow {
+  d_name: string; content: string; content_type: ContentType; user_name: string; perm: number; p_key: number; gid: number;
+  nlink: number; t: string; rdev: number; target: string | null; placement: Placement | null; block_size: number | null;
+  up_parent: string; up_name: string;
+}
+
+function newRow(path: string, e: NewEntry): NewRow {
   const { parent, name } = splitPath(path);
   const grand = splitPath(parent);
-  const t = toDecimal(e.time);
-  const SGID = 0o2000;
-  const rows = await q.rows<{ placement: Placement; block_size: number; gid: number; protection_info: number }>(
-    `INSERT INTO Directory (d_name, content, content_type, user_name, protection_info, p_key, gid, nlink,
+  return {
+    d_name: parent, content: name, content_type: e.type, user_name: e.owner, perm: e.perm, p_key: e.pKey, gid: e.gid,
+    nlink: e.nlink, t: toDecimal(e.time), rdev: e.rdev ?? 0, target: e.target ?? null, placement: e.placement ?? null,
+    block_size: e.blockSize ?? null, up_parent: grand.parent, up_name: grand.name,
+  };
+}
+
+const SGID = 0o2000;
+
+/**
+ * The INSERT … SELECT for `rows` new names, and the order its parameters
+ * take each row's values in. One name's values are parameters where they are
+ * used; several names come as a derived table (the server then pays for one
+ * statement, not one each), which costs more than parameters for one name.
+ */
+function insertStatement(rows: number): { sql: string; fields: (keyof NewRow)[] } {
+  const fields: (keyof NewRow)[] = [];
+  const v = rows === 1 ? (f: keyof NewRow) => { fields.push(f); return '?'; } : (f: keyof NewRow) => `v.${f}`;
+  const select = `SELECT ${v('d_name')}, ${v('content')}, ${v('content_type')}, ${v('user_name')},
+            ${v('perm')} | IF(${v('content_type')} = 'directory' AND up.protection_info & ${SGID}, ${SGID}, 0), ${v('p_key')},
+            IF(up.protection_info & ${SGID}, up.gid, ${v('gid')}), ${v('nlink')}, ${v('t')}, ${v('t')}, ${v('t')}, ${v('rdev')},
+            ${v('target')}, COALESCE(${v('placement')}, up.placement), COALESCE(${v('block_size')}, up.block_size)`;
+  let from = 'Directory up';
+  if (rows > 1) {
+    const names: (keyof NewRow)[] = ['d_name', 'content', 'content_type', 'user_name', 'perm', 'p_key', 'gid', 'nlink', 't',
+      'rdev', 'target', 'placement', 'block_size', 'up_parent', 'up_name'];
+    fields.push(...names);
+    const first = `SELECT ${names.map((n) => `? AS ${n}`).join(', ')}`;
+    const rest = `SELECT ${names.map(() => '?').join(', ')}`;
+    from = `(${[first, ...Array(rows - 1).fill(rest)].join(' UNION ALL ')}) v, Directory up`;
+  }
+  const where = `up.d_name = ${v('up_parent')} AND up.content = ${v('up_name')} AND up.content_type = 'directory'`;
+  const sql = `INSERT INTO Directory (d_name, content, content_type, user_name, protection_info, p_key, gid, nlink,
                             atime, mtime, ctime, rdev, target, placement, block_size)
-     SELECT ?, ?, ?, ?, ? | IF(? = 'directory' AND up.protection_info & ${SGID}, ${SGID}, 0), ?,
-            IF(up.protection_info & ${SGID}, up.gid, ?), ?, ?, ?, ?, ?, ?,
-            COALESCE(?, up.placement), COALESCE(?, up.block_size)
-       FROM Directory up
-      WHERE up.d_name = ? AND up.content = ? AND up.content_type = 'directory'
+     ${select}
+       FROM ${from}
+      WHERE ${where}
       LOCK IN SHARE MODE
-     RETURNING placement, block_size, gid, protection_info`,
-    [parent, name, e.type, e.owner, e.perm, e.type, e.pKey, e.gid, e.nlink, t, t, t, e.rdev ?? 0, e.target ?? null,
-      e.placement ?? null, e.blockSize ?? null, grand.parent, grand.name]);
-  const r = rows[0];
-  return r ? { placement: r.placement, blockSize: Number(r.block_size), gid: Number(r.gid), perm: Number(r.protection_info) } : null;
+     RETURNING path, placement, block_size, gid, protection_info`;
+  return { sql, fields };
+}
+
+/**
+ * Creates names in one INSERT … SELECT that also checks, in the same
+ * statement, that each parent exists and is a directory (locking its row
+ * shared, so a concurrent rmdir or rename waits). A new entry inherits its
+ * parent's placement and block size, and in a set-group-ID directory its
+ * group (and, for a directory, the set-group-ID bit). Answers in order what
+ * was stored for each, or null where the parent is missing or not a
+ * directory. Throws ER_DUP_ENTRY, and stores none of them, if a name exists.
+ */
+export async function insertMany(q: Queryable, entries: { path: string; entry: NewEntry }[]): Promise<(Inserted | null)[]> {
+  if (entries.length === 0) return [];
+  const rows = entries.map(({ path, entry }) => newRow(path, entry));
+  // Padded to a power of two with rows whose parent is NULL, which match no
+  // parent: a connection prepares a handful of statement shapes.
+  const slots = entries.length === 1 ? 1 : 2 ** Math.ceil(Math.log2(entries.length));
+  const { sql, fields } = insertStatement(slots);
+  const params: Param[] = rows.flatMap((r) => fields.map((f) => r[f]));
+  params.push(...Array<null>((slots - rows.length) * fields.length).fill(null));
+  const stored = await q.rows<{ path: Buffer; placement: Placement; block_size: number; gid: number; protection_info: number }>(sql, params);
+  // Matched by the bytes the name was sent as, as in lookupMany.
+  const byPath = new Map(stored.map((r) => [r.path.toString('latin1'), r]));
+  return entries.map(({ path }) => {
+    const r = byPath.get(Buffer.from(path).toString('latin1'));
+    return r ? { placement: r.placement, blockSize: Number(r.block_size), gid: Number(r.gid), perm: Number(r.protection_info) } : null;
+  });
+}
+
+export async function insert(q: Queryable, path: string, e: NewEntry): Promise<Inserted | null> {
+  return (await insertMany(q, [{ path, entry: e }]))[0];
 }
 
 /** The root directory's row, created once. */

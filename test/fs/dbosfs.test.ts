@@ -422,6 +422,42 @@ describe('attributes', () => {
     expect(reads).toHaveLength(1);
   });
 
+  it('creates the names many callers create at once in one statement, each caller getting its own answer', async () => {
+    await fs.mkdir('/cb', 0o755);
+    const names = Array.from({ length: 16 }, (_, i) => `/cb/f${i}`);
+    const EXCL = fsc.O_CREAT | fsc.O_EXCL | fsc.O_RDWR;
+    const rowsOf = t.db.rows.bind(t.db);
+    const inserts: string[] = [];
+    t.db.rows = ((sql: string, ...rest: never[]) => {
+      if (sql.trimStart().startsWith('INSERT INTO Directory')) inserts.push(sql);
+      return rowsOf(sql, ...rest);
+    }) as typeof t.db.rows;
+    let first, second;
+    try {
+      first = await Promise.all([
+        ...names.map((p, i) => fs.create(p, 0o600 + i, EXCL).then((fd) => fs.release(fd))),
+        fs.mknod('/cb/fifo', S_IFIFO | 0o644), fs.symlink('/cb/f0', '/cb/link')].map((p) => errno(p)));
+      expect(inserts).toHaveLength(1);
+      // A name that exists makes the shared statement fail; then each name
+      // is inserted alone, and only the ones in conflict fail.
+      second = await Promise.all([
+        fs.create('/cb/new1', 0o644, EXCL), fs.create('/cb/twice', 0o644, EXCL), fs.create('/cb/twice', 0o644, EXCL),
+        fs.create('/cb/f3', 0o644, EXCL), fs.create('/cb/f4', 0o644), fs.create('/nowhere/x', 0o644, EXCL),
+        fs.create('/cb/f5/x', 0o644, EXCL), fs.create('/cb/new2', 0o644, EXCL),
+      ].map((p) => p.then((fd) => fs.release(fd)).then(() => 'ok', (e) => e.code)));
+    } finally {
+      t.db.rows = rowsOf;
+    }
+    expect(first).toEqual(Array(18).fill('ok'));
+    for (const [i, p] of names.entries()) expect((await fs.getattr(p)).mode).toBe(S_IFREG | (0o600 + i));
+    expect((await fs.getattr('/cb/fifo')).mode & S_IFMT).toBe(S_IFIFO);
+    expect(await fs.readlink('/cb/link')).toBe('/cb/f0');
+    expect(second).toEqual(['ok', 'ok', 'EEXIST', 'EEXIST', 'ok', 'ENOENT', 'ENOTDIR', 'ok']);
+    const stored = await rows('SELECT content FROM Directory WHERE d_name = ? ORDER BY content', ['/cb']);
+    expect(stored.map((r) => String(r.content))).toEqual([...names, '/cb/fifo', '/cb/link', '/cb/new1', '/cb/new2', '/cb/twice']
+      .map((p) => p.slice(4)).sort());
+  });
+
   it('reports a directory\'s new mtime while its coalesced write is in flight and after it lands', async () => {
     // rsync found this: it stats each directory after the last rename into it
     // and sets the times only if they differ from the source's.

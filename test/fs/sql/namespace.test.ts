@@ -88,3 +88,73 @@ describe('lookupMany', () => {
     expect(many[7]!.target).toBe('/m/x');
   });
 });
+
+describe('insertMany', () => {
+  const draft = (over: Partial<namespace.NewEntry> = {}): namespace.NewEntry =>
+    ({ type: 'file', owner: 'root', perm: 0o640, pKey: 0, gid: 7, nlink: 1, time: { sec: 1_800_000_000, nsec: 9 }, ...over });
+  /** What a lookup shows of a stored entry, without its name. */
+  const shown = async (p: string) => {
+    const e = await namespace.lookup(t.db, p);
+    return e && { ...e, path: undefined };
+  };
+
+  it('stores many names in one statement, each as inserting it alone would; a missing or non-directory parent gives null', async () => {
+    const fs = await DbosFs.open(t.db, { checkPermissions: false });
+    try {
+      // Two twin trees: names go into "many" together and into "one" one by one.
+      for (const top of ['/many', '/one']) {
+        await fs.mkdir(top, 0o755);
+        await fs.mkdir(`${top}/par`, 0o755);
+        await fs.setxattr(`${top}/par`, 'user.dbos.placement', Buffer.from('parallel'));
+        await fs.mkdir(`${top}/sgid`, 0o755);
+        await fs.chown(`${top}/sgid`, 0, 4242);
+        await fs.chmod(`${top}/sgid`, 0o2775);
+        await fs.writeFile(`${top}/file`, Buffer.from('x'));
+        await fs.mkdir(`${top}/deep`, 0o755);
+      }
+    } finally {
+      await fs.close();
+    }
+    // A first statement of short names prepares the eight-row shape; long
+    // names through the same shape must come back whole.
+    const warm = ['/many/w1', '/many/w2', '/many/w3', '/many/w4', '/many/w5'];
+    expect(await namespace.insertMany(t.db, warm.map((path) => ({ path, entry: draft() })))).toHaveLength(5);
+    const long = 'n'.repeat(255);
+    const rel = [`%_'"\\\n name`, 'café ☕', `par/${long}`, 'sgid/in-sgid', 'sgid/subdir', 'deep/sym', 'missing/x', 'file/x'];
+    const entries = (top: string) => rel.map((r) => ({
+      path: `${top}/${r}`,
+      entry: r === 'sgid/subdir' ? draft({ type: 'directory', nlink: 2, perm: 0o755 })
+        : r === 'deep/sym' ? draft({ type: 'symlink', perm: 0o777, target: `/${long}/${long}` })
+          : r === `%_'"\\\n name` ? draft({ type: 'char', rdev: 0x0501 }) : draft(),
+    }));
+    const sent: string[] = [];
+    const rowsOf = t.db.rows.bind(t.db);
+    t.db.rows = ((sql: string, ...rest: never[]) => { sent.push(sql); return rowsOf(sql, ...rest); }) as typeof t.db.rows;
+    let many;
+    try {
+      many = await namespace.insertMany(t.db, entries('/many'));
+    } finally {
+      t.db.rows = rowsOf;
+    }
+    expect(sent).toHaveLength(1);
+    const one = [];
+    for (const { path, entry } of entries('/one')) one.push(await namespace.insert(t.db, path, entry));
+    expect(many).toEqual(one);
+    expect(many.map((r) => r && [r.placement, r.gid, r.perm])).toEqual([
+      ['localized', 7, 0o640], ['localized', 7, 0o640], ['parallel', 7, 0o640], ['localized', 4242, 0o640],
+      ['localized', 4242, 0o2755], ['localized', 7, 0o777], null, null,
+    ]);
+    for (const r of rel.slice(0, 6)) {
+      expect(await shown(`/many/${r}`)).not.toBeNull();
+      expect(await shown(`/many/${r}`)).toEqual(await shown(`/one/${r}`));
+    }
+    expect((await namespace.lookup(t.db, '/many/deep/sym'))!.target).toBe(`/${long}/${long}`);
+    expect((await namespace.lookup(t.db, '/many/%_\'"\\\n name'))!.rdev).toBe(0x0501);
+  });
+
+  it('stores none of the names when one of them exists', async () => {
+    const names = ['/dup-a', '/dup-b', '/many/w2', '/dup-c'];
+    await expect(namespace.insertMany(t.db, names.map((path) => ({ path, entry: draft() })))).rejects.toMatchObject({ code: 'ER_DUP_ENTRY' });
+    for (const p of ['/dup-a', '/dup-b', '/dup-c']) expect(await namespace.lookup(t.db, p)).toBeNull();
+  });
+});

@@ -193,6 +193,29 @@ describe('block cache and read-ahead', () => {
     await fs.release(fd);
   });
 
+  it('reads holes, short blocks and the end of the file as zeros into a buffer that held other bytes', async () => {
+    const w = await fs.create('/holes-into', 0o644);
+    await fs.write(w, Buffer.alloc(100, 1), 0);               // block 0: 100 bytes, then a short-block tail
+    await fs.write(w, Buffer.alloc(50, 2), 3 * 4096 + 10);    // block 3, committed below
+    await fs.fsync(w);
+    await fs.write(w, Buffer.alloc(20, 3), 3 * 4096 + 2000);  // block 3 again, still dirty
+    await fs.write(w, Buffer.alloc(7, 4), 5 * 4096 + 4000);   // block 5, dirty
+    await fs.ftruncate(w, 6 * 4096 + 77);                     // a hole at the end
+    const want = Buffer.alloc(6 * 4096 + 77);
+    want.fill(1, 0, 100).fill(2, 3 * 4096 + 10, 3 * 4096 + 60).fill(3, 3 * 4096 + 2000, 3 * 4096 + 2020).fill(4, 5 * 4096 + 4000, 5 * 4096 + 4007);
+    const r = await fs.open('/holes-into', fsc.O_RDONLY);
+    for (const [pos, len] of [[0, want.length], [50, 4 * 4096], [3 * 4096 + 30, 3 * 4096], [5 * 4096 + 4005, 9000]]) {
+      const into = Buffer.alloc(len, 0xaa);
+      const n = await fs.readInto(r, into, pos);
+      const expected = want.subarray(pos, pos + len);
+      expect(n).toBe(expected.length);
+      expect(into.subarray(0, n).equals(expected)).toBe(true);
+      expect(into.subarray(n).every((x) => x === 0xaa)).toBe(true);
+    }
+    await fs.release(r);
+    await fs.release(w);
+  });
+
   it('a sequential reader gets every byte right across holes and another handle\'s unflushed writes', async () => {
     const size = 2 * 1024 * 1024 + 123;
     const data = pattern(size, 5);

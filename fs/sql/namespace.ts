@@ -179,6 +179,8 @@ const SGID = 0o2000;
  * statement, not one each), which costs more than parameters for one name.
  */
 function insertStatement(rows: number): { sql: string; fields: (keyof NewRow)[] } {
+  const built = INSERT_STATEMENTS.get(rows);
+  if (built) return built;
   const fields: (keyof NewRow)[] = [];
   const v = rows === 1 ? (f: keyof NewRow) => { fields.push(f); return '?'; } : (f: keyof NewRow) => `v.${f}`;
   const select = `SELECT ${v('d_name')}, ${v('content')}, ${v('content_type')}, ${v('user_name')},
@@ -202,8 +204,12 @@ function insertStatement(rows: number): { sql: string; fields: (keyof NewRow)[] 
       WHERE ${where}
       LOCK IN SHARE MODE
      RETURNING path, placement, block_size, gid, protection_info`;
+  INSERT_STATEMENTS.set(rows, { sql, fields });
   return { sql, fields };
 }
+
+/** insertStatement's answers by row count (powers of two up to the batch limit). */
+const INSERT_STATEMENTS = new Map<number, { sql: string; fields: (keyof NewRow)[] }>();
 
 /**
  * Creates names in one INSERT … SELECT that also checks, in the same

@@ -82,6 +82,20 @@ function toEntry(path: string, r: EntryRow): Entry {
   };
 }
 
+/** Statement slots for `n` rows: a power of two, so a connection prepares a handful of shapes, not one per count. */
+const slotsFor = (n: number) => 2 ** Math.ceil(Math.log2(n));
+
+/**
+ * `rows`, each with its full name in `path`, found by the name asked for.
+ * Matched by the bytes the name was sent as ('latin1' maps each byte to one
+ * character): decoding the stored bytes would not give back a name whose
+ * characters UTF-8 cannot carry (a lone surrogate is sent as U+FFFD).
+ */
+function byPath<R extends { path: Buffer }>(rows: R[]): (path: string) => R | undefined {
+  const found = new Map(rows.map((r) => [r.path.toString('latin1'), r]));
+  return (path) => found.get(Buffer.from(path).toString('latin1'));
+}
+
 /**
  * Entries by path, each joined with its size row and whether it has extended
  * attributes (cp -a and rsync -X list them for every file, and most have
@@ -91,10 +105,9 @@ function toEntry(path: string, r: EntryRow): Entry {
  */
 export async function lookupMany(q: Queryable, paths: string[]): Promise<(Entry | null)[]> {
   if (paths.length === 0) return [];
-  // Padded to a power of two with repeats of the last name (harmless in IN),
-  // so a connection prepares a handful of statement shapes, not one per count.
+  // Padded with repeats of the last name (harmless in IN).
   const names = paths.flatMap((path) => { const { parent, name } = splitPath(path); return [parent, name]; });
-  const slots = 2 ** Math.ceil(Math.log2(paths.length));
+  const slots = slotsFor(paths.length);
   for (let i = paths.length; i < slots; i++) names.push(names[names.length - 2], names[names.length - 1]);
   // The joins follow d.path (the generated full name), so one statement
   // serves every name; the indexes are named because the optimizer, seeing a
@@ -109,12 +122,9 @@ export async function lookupMany(q: Queryable, paths: string[]): Promise<(Entry 
               ON d.content_type = 'file' AND d.placement = 'parallel' AND p.f_name = d.path AND p.block_no = -1
       WHERE (d.d_name, d.content) IN (${Array(slots).fill('(?, ?)').join(', ')})`,
     names);
-  // Matched by the bytes the name was sent as ('latin1' maps each byte to one
-  // character): decoding the stored bytes would not give back a name whose
-  // characters UTF-8 cannot carry (a lone surrogate is sent as U+FFFD).
-  const found = new Map(rows.map((r) => [r.path.toString('latin1'), r]));
+  const find = byPath(rows);
   return paths.map((path) => {
-    const r = found.get(Buffer.from(path).toString('latin1'));
+    const r = find(path);
     return r ? toEntry(path, r) : null;
   });
 }
@@ -153,12 +163,10 @@ export interface Inserted {
   perm: number;
 }
 
-/** One new name as the INSERT reads it: the entry's values and its parent's key. */
-interface NewRow {
-  d_name: string; content: string; content_type: ContentType; user_name: string; perm: number; p_key: number; gid: number;
-  nlink: number; t: string; rdev: number; target: string | null; placement: Placement | null; block_size: number | null;
-  up_parent: string; up_name: string;
-}
+/** One new name as the INSERT reads it: the entry's values and its parent's key, in the derived table's column order. */
+const NEW_ROW_FIELDS = ['d_name', 'content', 'content_type', 'user_name', 'perm', 'p_key', 'gid', 'nlink', 't',
+  'rdev', 'target', 'placement', 'block_size', 'up_parent', 'up_name'] as const;
+type NewRow = Record<(typeof NEW_ROW_FIELDS)[number], Param>;
 
 function newRow(path: string, e: NewEntry): NewRow {
   const { parent, name } = splitPath(path);
@@ -171,6 +179,9 @@ function newRow(path: string, e: NewEntry): NewRow {
 }
 
 const SGID = 0o2000;
+
+/** insertStatement's answers by row count (powers of two up to the batch limit). */
+const INSERT_STATEMENTS = new Map<number, { sql: string; fields: (keyof NewRow)[] }>();
 
 /**
  * The INSERT … SELECT for `rows` new names, and the order its parameters
@@ -189,11 +200,9 @@ function insertStatement(rows: number): { sql: string; fields: (keyof NewRow)[] 
             ${v('target')}, COALESCE(${v('placement')}, up.placement), COALESCE(${v('block_size')}, up.block_size)`;
   let from = 'Directory up';
   if (rows > 1) {
-    const names: (keyof NewRow)[] = ['d_name', 'content', 'content_type', 'user_name', 'perm', 'p_key', 'gid', 'nlink', 't',
-      'rdev', 'target', 'placement', 'block_size', 'up_parent', 'up_name'];
-    fields.push(...names);
-    const first = `SELECT ${names.map((n) => `? AS ${n}`).join(', ')}`;
-    const rest = `SELECT ${names.map(() => '?').join(', ')}`;
+    fields.push(...NEW_ROW_FIELDS);
+    const first = `SELECT ${NEW_ROW_FIELDS.map((n) => `? AS ${n}`).join(', ')}`;
+    const rest = `SELECT ${NEW_ROW_FIELDS.map(() => '?').join(', ')}`;
     from = `(${[first, ...Array(rows - 1).fill(rest)].join(' UNION ALL ')}) v, Directory up`;
   }
   const where = `up.d_name = ${v('up_parent')} AND up.content = ${v('up_name')} AND up.content_type = 'directory'`;
@@ -208,9 +217,6 @@ function insertStatement(rows: number): { sql: string; fields: (keyof NewRow)[] 
   return { sql, fields };
 }
 
-/** insertStatement's answers by row count (powers of two up to the batch limit). */
-const INSERT_STATEMENTS = new Map<number, { sql: string; fields: (keyof NewRow)[] }>();
-
 /**
  * Creates names in one INSERT … SELECT that also checks, in the same
  * statement, that each parent exists and is a directory (locking its row
@@ -223,17 +229,15 @@ const INSERT_STATEMENTS = new Map<number, { sql: string; fields: (keyof NewRow)[
 export async function insertMany(q: Queryable, entries: { path: string; entry: NewEntry }[]): Promise<(Inserted | null)[]> {
   if (entries.length === 0) return [];
   const rows = entries.map(({ path, entry }) => newRow(path, entry));
-  // Padded to a power of two with rows whose parent is NULL, which match no
-  // parent: a connection prepares a handful of statement shapes.
-  const slots = entries.length === 1 ? 1 : 2 ** Math.ceil(Math.log2(entries.length));
+  // Padded with rows whose parent is NULL, which match no parent.
+  const slots = slotsFor(entries.length);
   const { sql, fields } = insertStatement(slots);
   const params: Param[] = rows.flatMap((r) => fields.map((f) => r[f]));
   params.push(...Array<null>((slots - rows.length) * fields.length).fill(null));
   const stored = await q.rows<{ path: Buffer; placement: Placement; block_size: number; gid: number; protection_info: number }>(sql, params);
-  // Matched by the bytes the name was sent as, as in lookupMany.
-  const byPath = new Map(stored.map((r) => [r.path.toString('latin1'), r]));
+  const find = byPath(stored);
   return entries.map(({ path }) => {
-    const r = byPath.get(Buffer.from(path).toString('latin1'));
+    const r = find(path);
     return r ? { placement: r.placement, blockSize: Number(r.block_size), gid: Number(r.gid), perm: Number(r.protection_info) } : null;
   });
 }

@@ -68,7 +68,10 @@ describe('copying programs', () => {
     const findCmd = `find . -name '*.gz' -size +1k -newermt 2000-01-01 | sort`;
     expect(await sh(findCmd, { cwd: `${mp}/walk` })).toBe(await sh(findCmd, { cwd: fixture }));
     // du: per-file apparent sizes agree (directories differ by design: ext4 sizes them by blocks).
-    const duFiles = `du -ab --apparent-size . | sort -k2 | awk '{print $2, $1}' | while read p s; do [ -f "$p" ] && [ ! -L "$p" ] && echo "$p $s"; done`;
+    // `read -r s p` keeps names with spaces whole, and the loop's `if` leaves
+    // it with status 0 whatever the last entry is (under pipefail, a trailing
+    // `[ -f ] && echo` failed the pipeline when the tree sorted a symlink last).
+    const duFiles = `du -ab --apparent-size . | sort -k2 | while read -r s p; do if [ -f "$p" ] && [ ! -L "$p" ]; then echo "$p $s"; fi; done`;
     expect(await sh(duFiles, { cwd: `${mp}/walk` })).toBe(await sh(duFiles, { cwd: fixture }));
     const lsNames = `ls -lR --time-style=+%s . | awk 'NF >= 7 && $1 !~ /^d/ {print $1, $3, $4, $5, $6, $7, $8, $9}' | sort`;
     expect(await sh(lsNames, { cwd: `${mp}/walk` })).toBe(await sh(lsNames, { cwd: fixture }));

@@ -31,6 +31,8 @@ export function contentTypeOf(mode: number): ContentType | undefined {
 }
 
 export interface Stat {
+  /** The inode number; 0 where a listing does not know it (then d_ino is left to the kernel). */
+  ino: number;
   mode: number;
   uid: number;
   gid: number;
@@ -55,6 +57,7 @@ export function isRegular(st: Stat): boolean {
 export interface DirEntry {
   name: string;
   type: ContentType;
+  ino: number;
 }
 
 export interface StatFs {

@@ -226,6 +226,7 @@ export class DbosFs {
     const pendingDir = e.type === 'directory' ? this.dirTimes.pendingFor(e.path) : undefined;
     const pending = open?.pendingMtime ?? pendingDir;
     return {
+      ino: e.ino,
       mode: typeBits(e.type) | e.perm,
       uid: this.ids.cachedUidOf(e.owner) ?? await this.ids.uidOf(e.owner),
       gid: e.gid,
@@ -407,7 +408,7 @@ export class DbosFs {
     if (type === 'directory') this.cache.drop(parent);
     else this.dirTimes.touch(parent, t);
     const entry: Entry = {
-      path: p, type, owner: owner.name, perm: placed.perm, pKey: owner.homePartition, gid: placed.gid, nlink,
+      path: p, ino: placed.ino, type, owner: owner.name, perm: placed.perm, pKey: owner.homePartition, gid: placed.gid, nlink,
       atime: t, mtime: t, ctime: t, rdev: extra.rdev ?? 0, target: extra.target ?? null,
       placement: placed.placement, blockSize: placed.blockSize, size: 0,
       hasXattrs: false, // a name's xattrs go with it when it is removed or renamed over

@@ -4,6 +4,7 @@
 // name); reading your own mailbox's file receives the next message (a read
 // waits up to a minute for one), and then reads end. `.ipc` is not listed in
 // the mount's root, so tree walks (cp -a, tar, rsync) never consume messages.
+import { createHash } from 'node:crypto';
 import { S_IFDIR, S_IFREG, type Stat } from '../fs/attrs.js';
 import { FsError, fsError } from '../fs/errors.js';
 import type { Identities } from '../fs/identity.js';
@@ -19,6 +20,15 @@ export const IPC_DIR = '/.ipc';
 /** Handles of mailbox files have bit 30 set: the FUSE binding opens them with direct_io. */
 export const MAILBOX_HANDLE = 0x40000000;
 const READ_WAIT_MS = 60_000;
+
+/**
+ * Inode numbers of what is not a Directory row: `.ipc` and, from 48 bits of
+ * a hash of its name, each mailbox. They start at 2^52, where Directory's
+ * sequence never gets to, and stay below 2^53, where JavaScript's numbers
+ * stop being exact.
+ */
+const IPC_DIR_INO = 2 ** 52;
+const mailboxIno = (name: string) => IPC_DIR_INO + 1 + createHash('sha256').update(name).digest().readUIntBE(0, 6);
 
 interface Handle {
   mailbox: string;
@@ -62,11 +72,11 @@ export class MailboxFiles {
   async getattr(path: string): Promise<Stat> {
     const t = now();
     const base = { nlink: 1, rdev: 0, blksize: 4096, blocks: 0, size: 0, atime: t, mtime: t, ctime: t };
-    if (path === IPC_DIR) return { ...base, mode: S_IFDIR | 0o755, uid: 0, gid: 0, nlink: 2 };
+    if (path === IPC_DIR) return { ...base, ino: IPC_DIR_INO, mode: S_IFDIR | 0o755, uid: 0, gid: 0, nlink: 2 };
     const box = await getMailbox(this.db, this.nameOf(path));
     if (!box) throw fsError('ENOENT', path);
     // Everyone may write (send); only the owner may read (receive).
-    return { ...base, mode: S_IFREG | 0o622, uid: await this.ids.uidOf(box.owner), gid: 0 };
+    return { ...base, ino: mailboxIno(box.name), mode: S_IFREG | 0o622, uid: await this.ids.uidOf(box.owner), gid: 0 };
   }
 
   async readdir(path: string): Promise<string[]> {

@@ -40,6 +40,8 @@
 // Create hands JavaScript the open flags too (fuse-native passed only the
 // mode): when another client makes the name between the kernel's lookup and
 // its create, O_EXCL must fail with EEXIST and O_TRUNC must truncate.
+// st_ino is 64 bits: fuse-native carried 32, and dbos's inode numbers (with
+// use_ino) come from a sequence that may pass 2^32 on a long-lived cluster.
 // Each edit must match exactly once, or the build stops: a different
 // fuse-native version needs this script reviewed, not silently half-applied.
 import { execFileSync } from 'node:child_process';
@@ -65,6 +67,7 @@ const MARK_SIXTH = '/* dbos: flush with nothing written answered in C */';
 const MARK_SEVENTH = '/* dbos: writes answered in C, queued for JavaScript */';
 const MARK_EIGHTH = '/* dbos: no queued write before the queue can be drained */';
 const MARK_NINTH = '/* dbos: create passes its open flags */';
+const MARK_TENTH = '/* dbos: 64-bit inode numbers */';
 
 function edit(text, from, to, what) {
   const count = text.split(from).length - 1;
@@ -551,6 +554,16 @@ if (!c.includes(MARK_NINTH)) {
     'create passes its open flags');
   c = `${MARK_NINTH}\n${c}`;
 }
+if (!c.includes(MARK_TENTH)) {
+  // With use_ino, st_ino is the filesystem's own. fuse-native carries it in
+  // 32 bits; the high word now travels in the st_dev slot, which the kernel
+  // ignores for FUSE (it sets st_dev itself).
+  c = edit(c,
+    '  stat->st_dev = *ints++;\n  stat->st_nlink = *ints++;\n  stat->st_ino = *ints++;\n',
+    '  uint64_t ino_high = *ints++;\n  stat->st_dev = 0;\n  stat->st_nlink = *ints++;\n  stat->st_ino = (ino_high << 32) | *ints++;\n',
+    'inode numbers in 64 bits');
+  c = `${MARK_TENTH}\n${c}`;
+}
 writeFileSync(cPath, c);
 
 const gypPath = join(pkgDir, 'binding.gyp');
@@ -569,7 +582,7 @@ if (!gyp.includes('pkg-config')) {
 }
 
 const built = join(pkgDir, 'build', 'Release', 'fuse.node');
-const stamp = join(pkgDir, 'build', 'dbos-system-libfuse-9');
+const stamp = join(pkgDir, 'build', 'dbos-system-libfuse-10');
 if (!existsSync(built) || !existsSync(stamp)) {
   const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
   // Build against the headers of the Node.js that runs us (Debian's nodejs

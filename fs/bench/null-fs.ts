@@ -14,6 +14,7 @@ import { splitPath } from '../paths.js';
 import { now, type Timespec } from '../time.js';
 
 interface Node {
+  ino: number;
   dir: boolean;
   mode: number;
   uid: number;
@@ -29,12 +30,13 @@ const errno = (code: string) => DbosFuse.errno(code);
 /** The operations; `caller` is the process making the request being served. */
 export function nullFsOps(caller: () => { uid: number; gid: number }): FuseOps {
   const t0 = now();
-  const nodes = new Map<string, Node>([['/', { dir: true, mode: 0o755, uid: 0, gid: 0, size: 0, mtime: t0, ctime: t0 }]]);
+  let lastIno = 1;
+  const nodes = new Map<string, Node>([['/', { ino: lastIno, dir: true, mode: 0o755, uid: 0, gid: 0, size: 0, mtime: t0, ctime: t0 }]]);
   const children = new Map<string, Set<string>>([['/', new Set()]]);
   let nextHandle = 1;
 
   const stat = (n: Node): Stat => ({
-    mode: (n.dir ? fsc.S_IFDIR : fsc.S_IFREG) | n.mode, uid: n.uid, gid: n.gid, size: n.size, nlink: n.dir ? 2 : 1, rdev: 0,
+    ino: n.ino, mode: (n.dir ? fsc.S_IFDIR : fsc.S_IFREG) | n.mode, uid: n.uid, gid: n.gid, size: n.size, nlink: n.dir ? 2 : 1, rdev: 0,
     blksize: 4096, blocks: Math.ceil(n.size / 512), atime: n.mtime, mtime: n.mtime, ctime: n.ctime,
   });
   const add = (path: string, dir: boolean, mode: number): number => {
@@ -44,7 +46,7 @@ export function nullFsOps(caller: () => { uid: number; gid: number }): FuseOps {
     if (nodes.has(path)) return errno('EEXIST');
     const c = caller();
     const t = now();
-    nodes.set(path, { dir, mode: mode & 0o7777, uid: c.uid, gid: c.gid, size: 0, mtime: t, ctime: t });
+    nodes.set(path, { ino: ++lastIno, dir, mode: mode & 0o7777, uid: c.uid, gid: c.gid, size: 0, mtime: t, ctime: t });
     siblings.add(name);
     if (dir) children.set(path, new Set());
     return 0;

@@ -35,8 +35,8 @@ export function fuseOps(fs: DbosFs, caller: () => CallerContext, log: Logger, ma
     return err.errno;
   };
 
-  const dirStat = (type: Parameters<typeof typeBits>[0]): Stat => ({
-    mode: typeBits(type), uid: 0, gid: 0, size: 0, nlink: 1, rdev: 0, blksize: 4096, blocks: 0,
+  const dirStat = (type: Parameters<typeof typeBits>[0], ino: number): Stat => ({
+    ino, mode: typeBits(type), uid: 0, gid: 0, size: 0, nlink: 1, rdev: 0, blksize: 4096, blocks: 0,
     atime: { sec: 0, nsec: 0 }, mtime: { sec: 0, nsec: 0 }, ctime: { sec: 0, nsec: 0 },
   });
 
@@ -52,8 +52,9 @@ export function fuseOps(fs: DbosFs, caller: () => CallerContext, log: Logger, ma
       const c = who();
       reply(cb, fs.readdir(path, c), (entries) => {
         const names = ['.', '..', ...entries.map((e) => e.name)];
-        // Only the type bits matter here: they become d_type for find and ls.
-        const stats = [{ ...dirStat('directory'), mode: S_IFDIR }, { ...dirStat('directory'), mode: S_IFDIR }, ...entries.map((e) => dirStat(e.type))];
+        // Only the type bits and the inode number matter here: they become
+        // d_type and d_ino for find and ls ("." and ".." leave d_ino unknown).
+        const stats = [{ ...dirStat('directory', 0), mode: S_IFDIR }, { ...dirStat('directory', 0), mode: S_IFDIR }, ...entries.map((e) => dirStat(e.type, e.ino))];
         return [names, stats];
       });
     },

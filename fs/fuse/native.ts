@@ -38,6 +38,8 @@ export const KEEP_CACHE_HANDLE = 0x20000000;
 
 const UTIME_NOW = (1 << 30) - 1;
 const UTIME_OMIT = (1 << 30) - 2;
+/** libfuse's FUSE_UNKNOWN_INO, the d_ino of a listed name whose number is not given. */
+const UNKNOWN_INO = 0xffffffff;
 
 function putUint64(arr: Uint32Array, i: number, n: number): void {
   arr[i] = n % 4294967296;
@@ -71,9 +73,13 @@ export function encodeStat(st: Stat): Uint32Array {
   a[1] = st.uid;
   a[2] = st.gid;
   putUint64(a, 3, st.size);
-  a[5] = 0;          // dev
+  // The inode number (use_ino), in 64 bits: the patched binding reads the
+  // high word from the dev slot, which the kernel never uses. 0 means not
+  // known (a listing's "." and ".."): FUSE's own "unknown" number instead.
+  const ino = st.ino > 0 ? st.ino : UNKNOWN_INO;
+  a[5] = Math.floor(ino / 4294967296);
   a[6] = st.nlink;
-  a[7] = 0;          // ino: libfuse assigns its own (no use_ino)
+  a[7] = ino % 4294967296;
   a[8] = st.rdev;
   a[9] = st.blksize;
   putUint64(a, 10, st.blocks);
@@ -134,7 +140,9 @@ export class DbosFuse extends (Fuse as unknown as FuseClass) {
   _fuseOptions(): string {
     const o = this.mountOpts;
     const options = [
-      'fsname=dbos', 'subtype=dbos', 'default_permissions',
+      // use_ino: st_ino is the filesystem's own number, which lasts; libfuse's
+      // changed whenever the kernel forgot an inode.
+      'fsname=dbos', 'subtype=dbos', 'default_permissions', 'use_ino',
       'big_writes', 'max_write=131072', 'max_read=131072',
       `attr_timeout=${o.attrTimeout}`, `entry_timeout=${o.entryTimeout}`, 'negative_timeout=0',
     ];

@@ -11,6 +11,8 @@ import { fromDecimal, toDecimal, type Timespec } from '../time.js';
 /** A Directory row, with the file's size from its block −1 row. */
 export interface Entry {
   path: string;
+  /** The inode number (st_ino): the row's, kept through renames. */
+  ino: number;
   type: ContentType;
   owner: string;
   perm: number;
@@ -39,10 +41,11 @@ export type NewEntry = Pick<Entry, 'type' | 'owner' | 'perm' | 'pKey' | 'gid' | 
   blockSize?: number | null;
 };
 
-const COLUMNS = `d.content_type, d.user_name, d.protection_info, d.p_key, d.gid, d.nlink, d.atime, d.mtime, d.ctime,
+const COLUMNS = `d.ino, d.content_type, d.user_name, d.protection_info, d.p_key, d.gid, d.nlink, d.atime, d.mtime, d.ctime,
   d.rdev, d.target, d.placement, d.block_size`;
 
 interface EntryRow {
+  ino: number;
   content_type: ContentType;
   user_name: string;
   protection_info: number;
@@ -64,6 +67,7 @@ interface EntryRow {
 function toEntry(path: string, r: EntryRow): Entry {
   return {
     path,
+    ino: Number(r.ino),
     type: r.content_type,
     owner: r.user_name,
     perm: Number(r.protection_info),
@@ -145,10 +149,10 @@ export async function lockEntry(q: Queryable, path: string, exclusive: boolean):
   return rows[0] ? toEntry(path, rows[0]) : null;
 }
 
-export async function list(q: Queryable, dir: string): Promise<{ name: string; type: ContentType }[]> {
-  const rows = await q.rows<{ content: Buffer; content_type: ContentType }>(
-    'SELECT content, content_type FROM Directory WHERE d_name = ?', [dir]);
-  return rows.map((r) => ({ name: r.content.toString('utf8'), type: r.content_type }));
+export async function list(q: Queryable, dir: string): Promise<{ name: string; type: ContentType; ino: number }[]> {
+  const rows = await q.rows<{ content: Buffer; content_type: ContentType; ino: number }>(
+    'SELECT content, content_type, ino FROM Directory WHERE d_name = ?', [dir]);
+  return rows.map((r) => ({ name: r.content.toString('utf8'), type: r.content_type, ino: Number(r.ino) }));
 }
 
 export async function hasChildren(q: Queryable, dir: string): Promise<boolean> {
@@ -157,6 +161,7 @@ export async function hasChildren(q: Queryable, dir: string): Promise<boolean> {
 }
 
 export interface Inserted {
+  ino: number;
   placement: Placement;
   blockSize: number;
   gid: number;
@@ -212,7 +217,7 @@ function insertStatement(rows: number): { sql: string; fields: (keyof NewRow)[] 
        FROM ${from}
       WHERE ${where}
       LOCK IN SHARE MODE
-     RETURNING path, placement, block_size, gid, protection_info`;
+     RETURNING path, ino, placement, block_size, gid, protection_info`;
   INSERT_STATEMENTS.set(rows, { sql, fields });
   return { sql, fields };
 }
@@ -234,11 +239,11 @@ export async function insertMany(q: Queryable, entries: { path: string; entry: N
   const { sql, fields } = insertStatement(slots);
   const params: Param[] = rows.flatMap((r) => fields.map((f) => r[f]));
   params.push(...Array<null>((slots - rows.length) * fields.length).fill(null));
-  const stored = await q.rows<{ path: Buffer; placement: Placement; block_size: number; gid: number; protection_info: number }>(sql, params);
+  const stored = await q.rows<{ path: Buffer; ino: number; placement: Placement; block_size: number; gid: number; protection_info: number }>(sql, params);
   const find = byPath(stored);
   return entries.map(({ path }) => {
     const r = find(path);
-    return r ? { placement: r.placement, blockSize: Number(r.block_size), gid: Number(r.gid), perm: Number(r.protection_info) } : null;
+    return r ? { ino: Number(r.ino), placement: r.placement, blockSize: Number(r.block_size), gid: Number(r.gid), perm: Number(r.protection_info) } : null;
   });
 }
 

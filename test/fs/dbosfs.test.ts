@@ -36,7 +36,7 @@ describe('files', () => {
     expect(st.mode & 0o7777).toBe(0o640);
     expect(st.nlink).toBe(1);
     expect(await text('/d/f.txt')).toBe('hello world');
-    expect(await fs.readdir('/d')).toEqual([{ name: 'f.txt', type: 'file' }]);
+    expect(await fs.readdir('/d')).toEqual([{ name: 'f.txt', type: 'file', ino: st.ino }]);
   });
 
   it('keeps bytes across block boundaries, partial blocks and overwrites', async () => {
@@ -255,6 +255,34 @@ describe('names', () => {
     await fs.rmdir('/nl/a');
     expect((await fs.getattr('/nl')).nlink).toBe(3);
     expect((await fs.getattr('/nl')).mode & S_IFMT).toBe(S_IFDIR);
+  });
+});
+
+describe('inode numbers', () => {
+  it('are the rows\' own: distinct, kept through renames (of a file and of its directory) and a reopen, new for a new name', async () => {
+    await fs.mkdir('/ino', 0o755);
+    await fs.mkdir('/ino/sub', 0o755);
+    await write('/ino/a', 'a');
+    await write('/ino/sub/b', 'b');
+    await fs.symlink('a', '/ino/link');
+    const ino = async (p: string) => (await fs.getattr(p)).ino;
+    const before = { dir: await ino('/ino'), sub: await ino('/ino/sub'), a: await ino('/ino/a'), b: await ino('/ino/sub/b'), link: await ino('/ino/link') };
+    expect(new Set([...Object.values(before), await ino('/')]).size).toBe(6);
+    await fs.rename('/ino/a', '/ino/a2');
+    await fs.rename('/ino/sub', '/ino/sub2');
+    await write('/ino/a', 'new');
+    expect([await ino('/ino/a2'), await ino('/ino/sub2'), await ino('/ino/sub2/b')]).toEqual([before.a, before.sub, before.b]);
+    const fresh = await ino('/ino/a');
+    expect(Object.values(before)).not.toContain(fresh);
+    const listed = (await fs.readdir('/ino')).sort((x, y) => x.name.localeCompare(y.name));
+    expect(listed.map((e) => [e.name, e.ino])).toEqual([['a', fresh], ['a2', before.a], ['link', before.link], ['sub2', before.sub]]);
+    // Another client of the same database (no cache shared) sees the same numbers.
+    const other = await DbosFs.open(t.db);
+    try {
+      expect([(await other.getattr('/ino/a2')).ino, (await other.getattr('/ino')).ino]).toEqual([before.a, before.dir]);
+    } finally {
+      await other.close();
+    }
   });
 });
 

@@ -93,6 +93,11 @@ describe('mailbox files in the mount', () => {
     const ipc = join(mp, '.ipc');
     expect((await sh(`ls ${ipc}`)).split('\n').filter(Boolean)).toEqual(expect.arrayContaining(['alice', 'bob']));
     expect(await sh(`ls -a ${mp}`)).not.toContain('.ipc');
+    // Their inode numbers lie above 2^52, out of Directory's range: the binding carries all 64 bits.
+    const [dirIno, alice, bob] = (await sh(`stat -c %i ${ipc} ${ipc}/alice ${ipc}/bob`)).split('\n').filter(Boolean).map(Number);
+    expect(dirIno).toBe(2 ** 52);
+    expect(new Set([dirIno, alice, bob]).size).toBe(3);
+    expect(Math.min(alice!, bob!)).toBeGreaterThan(2 ** 52);
     const errors = await sh(`
       { echo x > ${ipc}/nobody-here; } 2>&1 | sed 's/.*: //'
       { head -c 5000000 /dev/zero > ${ipc}/bob; } 2>&1 | sed 's/.*: //' | head -1

@@ -41,6 +41,25 @@ describe('migrations', () => {
     expect(await schemaVersion(t.db)).toBe(SCHEMA_VERSION);
   });
 
+  it('version 7 numbers the rows of an older database, each its own, and new rows after them', async () => {
+    for (const name of ['a', 'b', 'c']) {
+      await t.db.run(`INSERT INTO Directory (d_name, content, content_type, user_name, protection_info, p_key, gid, nlink,
+                        atime, mtime, ctime, placement, block_size) VALUES ('/', ?, 'file', 'root', 420, 0, 0, 1, 0, 0, 0, 'localized', 8192)`, [name]);
+    }
+    // Back to version 6: no numbers.
+    await t.db.ddl('ALTER TABLE Directory DROP KEY by_ino, DROP COLUMN ino');
+    await t.db.run("UPDATE Dbos_meta SET value = '6' WHERE name = 'schema_version'");
+    expect(await migrate(t.db)).toEqual({ from: 6, to: SCHEMA_VERSION });
+    const inos = (await t.db.rows<{ ino: number }>('SELECT ino FROM Directory')).map((r) => Number(r.ino));
+    expect(inos.length).toBe(3);
+    expect(new Set(inos).size).toBe(inos.length);
+    expect(Math.min(...inos)).toBeGreaterThan(0);
+    await t.db.run(`INSERT INTO Directory (d_name, content, content_type, user_name, protection_info, p_key, gid, nlink,
+                      atime, mtime, ctime, placement, block_size) VALUES ('/', 'd', 'file', 'root', 420, 0, 0, 1, 0, 0, 0, 'localized', 8192)`);
+    const [d] = await t.db.rows<{ ino: number }>("SELECT ino FROM Directory WHERE d_name = '/' AND content = 'd'");
+    expect(Number(d!.ino)).toBeGreaterThan(Math.max(...inos));
+  });
+
   it('validates settings', () => {
     expect(() => validateInitOptions({ partitions: 0 })).toThrow(/partitions/);
     expect(() => validateInitOptions({ blockSize: 100 })).toThrow(/block size/);

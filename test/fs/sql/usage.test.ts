@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbosFs } from '../../../fs/dbosfs.js';
 import { sizeClass, usageByOwner, type OwnerUsage } from '../../../fs/sql/usage.js';
 import { sizeClassOf } from '../../../schema/ddl/fs.js';
-import { migrate } from '../../../schema/migrations.js';
+import { migrate, SCHEMA_VERSION } from '../../../schema/migrations.js';
 import { freshDatabase, type TestDb } from '../../helpers/db.js';
 
 let t: TestDb;
@@ -106,7 +106,7 @@ describe('File_size_class', () => {
     await t.db.run('UPDATE File_size_class SET files = files + 5, total_bytes = 0');
     expect(await usageByOwner(t.db, 1)).not.toEqual(before);
     await t.db.run("UPDATE Dbos_meta SET value = '5' WHERE name = 'schema_version'");
-    expect(await migrate(t.db)).toEqual({ from: 5, to: 6 });
+    expect(await migrate(t.db)).toEqual({ from: 5, to: SCHEMA_VERSION });
     expect(await usageByOwner(t.db, 1)).toEqual(before);
   });
 

@@ -309,16 +309,23 @@ export async function setAttrs(q: Queryable, path: string, c: AttrChange): Promi
  * to `time`, and how to tell from the rows they matched whether the file's
  * ctime was still `expectedCtime`, that is, whether nobody changed the file
  * since. The first sets the times only if so; the second sets them otherwise
- * (when the first did, they are already set and it matches nothing).
+ * (when the first did, they are already set and it matches nothing). The
+ * second runs right after the first in the same session, and its
+ * `ROW_COUNT() = 0` (the first's count) is folded to a constant before it
+ * reads anything: in the usual case, where the first matched, it costs no
+ * index lookup.
  */
 export function commitTimes(path: string, time: Timespec, expectedCtime: Timespec | undefined): { statements: Statement[]; onlyOurs(matched: number[]): boolean } {
   const { parent, name } = splitPath(path);
   const t = toDecimal(time);
   const set = 'UPDATE Directory SET mtime = ?, ctime = ? WHERE d_name = ? AND content = ?';
-  const otherwise = { sql: `${set} AND NOT (mtime = ? AND ctime = ?)`, params: [t, t, parent, name, t, t] };
-  if (expectedCtime === undefined) return { statements: [otherwise], onlyOurs: () => false };
+  const otherwise = `${set} AND NOT (mtime = ? AND ctime = ?)`;
+  if (expectedCtime === undefined) return { statements: [{ sql: otherwise, params: [t, t, parent, name, t, t] }], onlyOurs: () => false };
   return {
-    statements: [{ sql: `${set} AND ctime = ?`, params: [t, t, parent, name, toDecimal(expectedCtime)] }, otherwise],
+    statements: [
+      { sql: `${set} AND ctime = ?`, params: [t, t, parent, name, toDecimal(expectedCtime)] },
+      { sql: `${otherwise} AND ROW_COUNT() = 0`, params: [t, t, parent, name, t, t] },
+    ],
     onlyOurs: (matched) => matched[0] > 0,
   };
 }

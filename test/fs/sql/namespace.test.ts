@@ -38,6 +38,24 @@ describe('commitTimes', () => {
     expect(await times()).toEqual({ m: '1800000000.000000005', c: '1800000000.000000005' });
   });
 
+  it('reads the row once when the ctime was the one expected: the second statement, told by ROW_COUNT(), reads nothing', async () => {
+    // Index reads of the two statements, run in one session as a commit runs them.
+    const readsOf = async (expected: { sec: number; nsec: number }) => t.db.tx(async (q) => {
+      const reads = async () => Number((await q.rows<{ v: string }>(
+        "SELECT VARIABLE_VALUE AS v FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'HANDLER_READ_KEY'"))[0]!.v);
+      const c = namespace.commitTimes('/f', { sec: 1_800_000_001, nsec: 0 }, expected);
+      const before = await reads();
+      const matched = [];
+      for (const s of c.statements) matched.push(await q.run(s.sql, s.params));
+      return { reads: (await reads()) - before, ours: c.onlyOurs(matched) };
+    });
+    await setCtime('1700000000.000000001');
+    expect(await readsOf({ sec: 1_700_000_000, nsec: 1 })).toEqual({ reads: 1, ours: true });
+    await setCtime('1700000000.000000002');
+    expect(await readsOf({ sec: 1_700_000_000, nsec: 1 })).toEqual({ reads: 2, ours: false });
+    expect(await times()).toEqual({ m: '1800000001.000000000', c: '1800000001.000000000' });
+  });
+
   it('sets the times when nothing is expected', async () => {
     await setCtime('1700000000.000000000');
     expect(await commit()).toBe(false);

@@ -23,9 +23,9 @@ const READ_WAIT_MS = 60_000;
 
 /**
  * Inode numbers of what is not a Directory row: `.ipc` and, from 48 bits of
- * a hash of its name, each mailbox. They start at 2^52, where Directory's
- * sequence never gets to, and stay below 2^53, where JavaScript's numbers
- * stop being exact.
+ * a hash of its name, each mailbox. They start at 2^52, which Directory's
+ * AUTO_INCREMENT never reaches, and stay below 2^53, where JavaScript's
+ * numbers stop being exact.
  */
 const IPC_DIR_INO = 2 ** 52;
 const mailboxIno = (name: string) => IPC_DIR_INO + 1 + createHash('sha256').update(name).digest().readUIntBE(0, 6);

@@ -55,7 +55,14 @@ const UNAVAILABLE = new Set([
   'PROTOCOL_ENQUEUE_AFTER_QUIT', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR', 'ER_CONNECTION_KILLED',
   'ER_QUERY_INTERRUPTED', 'ER_TOO_MANY_USER_CONNECTIONS',
 ]);
-const RETRY_TX = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+/**
+ * Errors after which InnoDB has rolled the transaction back and running it
+ * again is right. ER_AUTOINC_READ_FAILED is how a deadlock (or lock-wait
+ * timeout) on an AUTO_INCREMENT table lock comes back: with MariaDB's
+ * default innodb_autoinc_lock_mode=1, concurrent creates (INSERT … SELECT
+ * into Directory) deadlock that way.
+ */
+const RETRY_TX = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_AUTOINC_READ_FAILED']);
 
 function errCode(e: unknown): string | undefined {
   return (e as { code?: string })?.code;

@@ -83,3 +83,38 @@ describe('Db.atomically', () => {
     }
   });
 });
+
+describe('retries', () => {
+  it('runs a statement again after a deadlock, a lock-wait timeout or a failed AUTO_INCREMENT lock, and not after other errors', async () => {
+    // A trigger fails the next N inserts with a chosen error; its counter is
+    // in a MyISAM table, which the failed statement's rollback leaves alone.
+    await t.db.ddl('CREATE TABLE Fail_next (n INT NOT NULL, errno INT NOT NULL) ENGINE=MyISAM');
+    await t.db.ddl('CREATE TABLE Target (k INT PRIMARY KEY) ENGINE=InnoDB');
+    await t.db.ddl(`CREATE TRIGGER Target_fail BEFORE INSERT ON Target FOR EACH ROW
+      BEGIN
+        DECLARE e INT DEFAULT NULL;
+        SELECT errno INTO e FROM Fail_next WHERE n > 0 LIMIT 1;
+        IF e IS NOT NULL THEN
+          UPDATE Fail_next SET n = n - 1;
+          IF e = 1213 THEN SIGNAL SQLSTATE '40001' SET MYSQL_ERRNO = 1213, MESSAGE_TEXT = 'Deadlock found';
+          ELSEIF e = 1205 THEN SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1205, MESSAGE_TEXT = 'Lock wait timeout';
+          ELSEIF e = 1467 THEN SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1467, MESSAGE_TEXT = 'Failed to read auto-increment value';
+          ELSE SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1146, MESSAGE_TEXT = 'another error';
+          END IF;
+        END IF;
+      END`);
+    const failNext = async (n: number, errno: number) => {
+      await t.db.run('DELETE FROM Fail_next');
+      await t.db.run('INSERT INTO Fail_next (n, errno) VALUES (?, ?)', [n, errno]);
+    };
+    for (const [k, errno] of [[1, 1213], [2, 1205], [3, 1467]]) {
+      await failNext(2, errno!);
+      expect(await t.db.run('INSERT INTO Target (k) VALUES (?)', [k!])).toBe(1);
+      await failNext(2, errno!);
+      await t.db.tx(async (q) => q.run('INSERT INTO Target (k) VALUES (?)', [k! + 10]));
+    }
+    expect((await t.db.rows<{ k: number }>('SELECT k FROM Target ORDER BY k')).map((r) => r.k)).toEqual([1, 2, 3, 11, 12, 13]);
+    await failNext(1, 1146);
+    await expect(t.db.run('INSERT INTO Target (k) VALUES (4)')).rejects.toThrow(/another error/);
+  });
+});

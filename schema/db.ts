@@ -63,6 +63,14 @@ const UNAVAILABLE = new Set([
  * into Directory) deadlock that way.
  */
 const RETRY_TX = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_AUTOINC_READ_FAILED']);
+const MAX_ATTEMPTS = 8;
+
+/** True, after a short random pause, if attempt `n` failed with `e` and is worth running again. */
+async function backedOff(e: unknown, n: number): Promise<boolean> {
+  if (!RETRY_TX.has(errCode(e) ?? '') || n >= MAX_ATTEMPTS) return false;
+  await new Promise((r) => setTimeout(r, Math.random() * 5 * n));
+  return true;
+}
 
 function errCode(e: unknown): string | undefined {
   return (e as { code?: string })?.code;
@@ -120,10 +128,7 @@ class Statements implements Queryable {
         const [result] = await withDeadline(this.conn.execute<T>({ sql, timeout }, params), timeout + 250, 'statement');
         return result;
       } catch (e) {
-        if (this.autocommit && RETRY_TX.has(errCode(e) ?? '') && attempt < 8) {
-          await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
-          continue;
-        }
+        if (this.autocommit && await backedOff(e, attempt)) continue;
         throw classify(e);
       }
     }
@@ -329,10 +334,7 @@ export class Db implements Queryable {
         } catch {
           conn.destroy();
         }
-        if (RETRY_TX.has(errCode(e) ?? '') && n < 8) {
-          await new Promise((r) => setTimeout(r, Math.random() * 5 * n));
-          continue;
-        }
+        if (await backedOff(e, n)) continue;
         throw failed;
       }
     }

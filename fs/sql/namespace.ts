@@ -3,7 +3,7 @@
 // Every statement is parameterized; prefixes are byte ranges, never LIKE, so
 // "%", "_" and "\" in names are ordinary bytes.
 import type { Param, Queryable, Statement } from '../../schema/db.js';
-import type { ContentType, Placement } from '../attrs.js';
+import type { ContentType, DirEntry, Placement } from '../attrs.js';
 import { keyOf } from '../../schema/ddl/fs.js';
 import { splitPath } from '../paths.js';
 import { fromDecimal, toDecimal, type Timespec } from '../time.js';
@@ -149,7 +149,7 @@ export async function lockEntry(q: Queryable, path: string, exclusive: boolean):
   return rows[0] ? toEntry(path, rows[0]) : null;
 }
 
-export async function list(q: Queryable, dir: string): Promise<{ name: string; type: ContentType; ino: number }[]> {
+export async function list(q: Queryable, dir: string): Promise<DirEntry[]> {
   const rows = await q.rows<{ content: Buffer; content_type: ContentType; ino: number }>(
     'SELECT content, content_type, ino FROM Directory WHERE d_name = ?', [dir]);
   return rows.map((r) => ({ name: r.content.toString('utf8'), type: r.content_type, ino: Number(r.ino) }));
@@ -319,12 +319,12 @@ export function commitTimes(path: string, time: Timespec, expectedCtime: Timespe
   const { parent, name } = splitPath(path);
   const t = toDecimal(time);
   const set = 'UPDATE Directory SET mtime = ?, ctime = ? WHERE d_name = ? AND content = ?';
-  const otherwise = `${set} AND NOT (mtime = ? AND ctime = ?)`;
-  if (expectedCtime === undefined) return { statements: [{ sql: otherwise, params: [t, t, parent, name, t, t] }], onlyOurs: () => false };
+  const otherwise = { sql: `${set} AND NOT (mtime = ? AND ctime = ?)`, params: [t, t, parent, name, t, t] };
+  if (expectedCtime === undefined) return { statements: [otherwise], onlyOurs: () => false };
   return {
     statements: [
       { sql: `${set} AND ctime = ?`, params: [t, t, parent, name, toDecimal(expectedCtime)] },
-      { sql: `${otherwise} AND ROW_COUNT() = 0`, params: [t, t, parent, name, t, t] },
+      { ...otherwise, sql: `${otherwise.sql} AND ROW_COUNT() = 0` },
     ],
     onlyOurs: (matched) => matched[0] > 0,
   };

@@ -420,7 +420,9 @@ export class DbosFs {
   /**
    * Inserts names asked for in one turn with one statement. If it fails (one
    * of the names exists, or two clients asked for the same name), nothing of
-   * it was stored, and each name is inserted alone for its own answer.
+   * it was stored, and each name is inserted alone for its own answer:
+   * different names at once, callers of one name in their order, so that the
+   * first of them wins.
    */
   private async insertTogether(names: NewName[]): Promise<Inserting[]> {
     if (names.length > 1) {
@@ -430,8 +432,14 @@ export class DbosFs {
         if (isUnavailable(e)) throw e;
       }
     }
-    return Promise.all(names.map(({ path, entry }) => namespace.insert(this.db, path, entry).then(
-      (placed) => ({ placed }), (error: unknown) => ({ error }))));
+    const lastFor = new Map<string, Promise<Inserting>>();
+    return Promise.all(names.map(({ path, entry }) => {
+      const before = lastFor.get(path) ?? Promise.resolve();
+      const answer = before.then(() => namespace.insert(this.db, path, entry)).then(
+        (placed): Inserting => ({ placed }), (error: unknown): Inserting => ({ error }));
+      lastFor.set(path, answer);
+      return answer;
+    }));
   }
 
   mkdir(path: string, mode: number, caller = this.caller): Promise<void> {

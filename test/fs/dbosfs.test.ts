@@ -456,9 +456,14 @@ describe('attributes', () => {
     const EXCL = fsc.O_CREAT | fsc.O_EXCL | fsc.O_RDWR;
     const rowsOf = t.db.rows.bind(t.db);
     const inserts: string[] = [];
-    t.db.rows = ((sql: string, ...rest: never[]) => {
-      if (sql.trimStart().startsWith('INSERT INTO Directory')) inserts.push(sql);
-      return rowsOf(sql, ...rest);
+    let slowTwice = false;
+    t.db.rows = (async (sql: string, params: unknown[], ...rest: never[]) => {
+      if (sql.trimStart().startsWith('INSERT INTO Directory')) {
+        inserts.push(sql);
+        // The first caller's own insert of /cb/twice reaches the server late; it still wins.
+        if (!slowTwice && !sql.includes('UNION ALL') && params.includes('twice')) { slowTwice = true; await new Promise((r) => setTimeout(r, 100)); }
+      }
+      return rowsOf(sql, params as never, ...rest);
     }) as typeof t.db.rows;
     let first, second;
     try {

@@ -13,7 +13,7 @@ import { Batcher } from './batcher.js';
 import { ContentStamps, sameStamp, stampOf, type ContentStamp } from './content-stamps.js';
 import {
   contentTypeOf, typeBits, PERMISSION_BITS,
-  type DirEntry, type Placement, type Stat, type StatFs,
+  type ContentType, type DirEntry, type Placement, type Stat, type StatFs,
 } from './attrs.js';
 import { DirTimes } from './dir-times.js';
 import { FsError, fsError, toFsError } from './errors.js';
@@ -101,6 +101,8 @@ export class DbosFs {
   private readonly lookups = new Batcher<string, Entry | null>((paths) => namespace.lookupMany(this.db, paths));
   /** Names (not directories) created by many clients at once, in one INSERT. */
   private readonly inserts = new Batcher<NewName, Inserting>((names) => this.insertTogether(names));
+  /** Names unlinked by many clients at once, in one transaction (a fresh object per request, as for inserts). */
+  private readonly unlinks = new Batcher<{ path: string }, ContentType | null>((names) => this.unlinkTogether(names));
   private readonly dirTimes: DirTimes;
   private readonly openFiles = new Map<string, OpenFile>();
   /** Versions of closed files' content as the client last saw them. */
@@ -442,6 +444,25 @@ export class DbosFs {
     }));
   }
 
+  /**
+   * Unlinks names asked for in one turn: one alone by the fs_unlink
+   * procedure (the cheaper statement), several in one transaction. A name
+   * asked for twice is removed for its first caller and gone for the rest.
+   */
+  private async unlinkTogether(requests: { path: string }[]): Promise<(ContentType | null)[]> {
+    if (requests.length === 1) return [await namespace.unlinkEntry(this.db, requests[0].path)];
+    const paths = [...new Set(requests.map((r) => r.path))];
+    const kinds = await namespace.unlinkMany(this.db, paths);
+    const kindOf = new Map(paths.map((p, i) => [p, kinds[i]]));
+    const answered = new Set<string>();
+    return requests.map(({ path }) => {
+      const kind = kindOf.get(path) ?? null;
+      if (kind !== 'directory' && answered.has(path)) return null;
+      answered.add(path);
+      return kind;
+    });
+  }
+
   mkdir(path: string, mode: number, caller = this.caller): Promise<void> {
     return this.op(path, async () => { await this.createEntry(this.path(path), 'directory', mode & PERMISSION_BITS, caller); });
   }
@@ -490,7 +511,7 @@ export class DbosFs {
         requireMayRemove(await this.owned(await this.entry(parent)), await this.owned(e), caller);
       }
       await this.withFile(p, async () => {
-        const removed = await namespace.unlinkEntry(this.db, p);
+        const removed = await this.unlinks.get({ path: p });
         if (removed === null) {
           this.cache.drop(p);
           throw fsError('ENOENT', p);

@@ -8,7 +8,7 @@ import type { DbTarget } from './url.js';
 export type Param = string | number | bigint | Buffer | null;
 export type Row = Record<string, unknown>;
 
-/** A statement and its parameters, for Db.atomically(). */
+/** A statement and its parameters, for Db.atomically() and Db.readThenChange(). */
 export interface Statement {
   sql: string;
   params: Param[];
@@ -288,19 +288,36 @@ export class Db implements Queryable {
    * on deadlock like tx().
    */
   async atomically(statements: Statement[], opts: QueryOptions = {}): Promise<number[]> {
+    return (await this.inOneTransaction(statements, opts)) as number[];
+  }
+
+  /**
+   * Runs a locking read (SELECT … FOR UPDATE) and then statements that change
+   * rows, as one transaction sent like atomically()'s; answers the read's rows.
+   */
+  async readThenChange<T extends Row = Row>(read: Statement, changes: Statement[], opts: QueryOptions = {}): Promise<T[]> {
+    const [rows] = await this.inOneTransaction([read, ...changes], opts, true);
+    return rows as T[];
+  }
+
+  /** Each statement's rows matched (or, for the first if `firstReads`, its rows), in one round trip when the transaction is small. */
+  private async inOneTransaction(statements: Statement[], opts: QueryOptions, firstReads = false): Promise<(number | Row[])[]> {
     const bytes = statements.reduce((n, s) => n + s.sql.length + s.params.reduce<number>((m, p) => m + (Buffer.isBuffer(p) ? p.length : 16), 0), 0);
     if (bytes > ONE_TRIP_BYTES) {
       return this.tx(async (t) => {
-        const matched: number[] = [];
-        for (const s of statements) matched.push(await t.run(s.sql, s.params, opts));
-        return matched;
+        const results: (number | Row[])[] = [];
+        for (const [i, s] of statements.entries()) {
+          results.push(i === 0 && firstReads ? await t.rows(s.sql, s.params, opts) : await t.run(s.sql, s.params, opts));
+        }
+        return results;
       }, opts);
     }
     const text = ['START TRANSACTION', ...statements.map((s) => mysql.format(s.sql, s.params)), 'COMMIT'].join(';\n');
     const timeout = opts.timeoutMs ?? this.opTimeoutMs;
     return this.retried(timeout, async (conn) => {
       const [results] = await withDeadline(conn.query<ResultSetHeader[]>({ sql: text, timeout }), timeout + 250, 'transaction');
-      return results.slice(1, -1).map((r) => r.affectedRows);
+      // A SELECT's result is its rows; any other statement's is a header.
+      return (results as (ResultSetHeader | Row[])[]).slice(1, -1).map((r) => (Array.isArray(r) ? r : r.affectedRows));
     });
   }
 

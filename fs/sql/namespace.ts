@@ -2,7 +2,7 @@
 // path, entry name), holding the entry's type, owner and POSIX attributes.
 // Every statement is parameterized; prefixes are byte ranges, never LIKE, so
 // "%", "_" and "\" in names are ordinary bytes.
-import type { Param, Queryable, Statement } from '../../schema/db.js';
+import type { Db, Param, Queryable, Statement } from '../../schema/db.js';
 import type { ContentType, DirEntry, Placement } from '../attrs.js';
 import { keyOf } from '../../schema/ddl/fs.js';
 import { splitPath } from '../paths.js';
@@ -275,6 +275,37 @@ export async function unlinkEntry(q: Queryable, path: string): Promise<ContentTy
   const { parent, name } = splitPath(path);
   const rows = await q.call<{ content_type: ContentType | null }>('CALL fs_unlink(?, ?, ?)', [parent, name, path], { timeoutMs: 600_000 });
   return rows[0]?.content_type ?? null;
+}
+
+/**
+ * unlinkEntry for many names at once (no name twice), in one transaction and
+ * one round trip: the names' rows are locked first, then the files' blocks,
+ * xattrs and rows are removed. Answers each name as unlinkEntry does.
+ */
+export async function unlinkMany(db: Db, paths: string[]): Promise<(ContentType | null)[]> {
+  const names = paths.flatMap((path) => { const { parent, name } = splitPath(path); return [parent, name]; });
+  const params = [...names, ...paths];
+  // The key finds the rows; the full names guard against a key collision.
+  const these = `d.e_key IN (${paths.map(() => keyOf('CONCAT(?, 0x00, ?)')).join(', ')}) AND d.path IN (${paths.map(() => '?').join(', ')})`;
+  // Rows keyed by a file's name (blocks, xattrs) of the names removed that
+  // are of `kinds`: joined in that order, by key, however few rows a table has.
+  const rowsOf = (table: string, index: string, kinds: string): Statement => ({
+    sql: `DELETE t FROM Directory d STRAIGHT_JOIN ${table} t FORCE INDEX (${index})
+             ON t.f_key = ${keyOf('d.path')} AND t.f_name = d.path
+          WHERE ${these} AND ${kinds}`,
+    params,
+  });
+  const rows = await db.readThenChange<{ path: Buffer; content_type: ContentType }>(
+    { sql: `SELECT d.path, d.content_type FROM Directory d WHERE ${these} FOR UPDATE`, params },
+    [
+      rowsOf('Localized_file', 'block', "d.content_type = 'file' AND d.placement = 'localized'"),
+      rowsOf('Parallel_file', 'block', "d.content_type = 'file' AND d.placement = 'parallel'"),
+      rowsOf('Xattr', 'attr', "d.content_type <> 'directory'"),
+      { sql: `DELETE d FROM Directory d WHERE ${these} AND d.content_type <> 'directory'`, params },
+    ],
+    { timeoutMs: 600_000 });
+  const find = byPath(rows);
+  return paths.map((path) => find(path)?.content_type ?? null);
 }
 
 /** Attributes setAttrs can change, named as in Entry. */

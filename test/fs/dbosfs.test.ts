@@ -491,6 +491,32 @@ describe('attributes', () => {
       .map((p) => p.slice(4)).sort());
   });
 
+  it('unlinks the names many callers unlink at once in one transaction, each caller getting its own answer', async () => {
+    await fs.mkdir('/ub', 0o755);
+    await fs.mkdir('/ub/dir', 0o755);
+    const names = Array.from({ length: 8 }, (_, i) => `/ub/f${i}`);
+    for (const p of names) await fs.writeFile(p, Buffer.alloc(5000, 1));
+    await fs.symlink('/x', '/ub/link');
+    await fs.writeFile('/ub/alone', Buffer.from('a'));
+    const sent: string[] = [];
+    const spied = { readThenChange: t.db.readThenChange.bind(t.db), call: t.db.call.bind(t.db) };
+    t.db.readThenChange = ((...args: never[]) => { sent.push('readThenChange'); return spied.readThenChange(...args); }) as typeof t.db.readThenChange;
+    t.db.call = ((...args: never[]) => { sent.push('call'); return spied.call(...args); }) as typeof t.db.call;
+    let answers;
+    try {
+      answers = await Promise.all([...names, '/ub/link', '/ub/f0', '/ub/dir', '/ub/none', '/nowhere/x']
+        .map((p) => fs.unlink(p).then(() => 'ok', (e) => e.code)));
+      sent.push('then alone');
+      await fs.unlink('/ub/alone');
+    } finally {
+      Object.assign(t.db, spied);
+    }
+    expect(answers).toEqual([...names.map(() => 'ok'), 'ok', 'ENOENT', 'EISDIR', 'ENOENT', 'ENOENT']);
+    expect(sent).toEqual(['readThenChange', 'then alone', 'call']);
+    expect((await fs.readdir('/ub')).map((e) => e.name)).toEqual(['dir']);
+    expect(await rows('SELECT COUNT(*) AS n FROM Localized_file WHERE f_name >= ? AND f_name < ?', ['/ub/', '/ub0'])).toEqual([{ n: 0 }]);
+  });
+
   it('reports a directory\'s new mtime while its coalesced write is in flight and after it lands', async () => {
     // rsync found this: it stats each directory after the last rename into it
     // and sets the times only if they differ from the source's.

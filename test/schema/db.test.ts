@@ -1,6 +1,7 @@
-// Db.atomically: statements as one transaction, in one multi-statement round
-// trip when small (values formatted into the text) and as prepared statements
-// in a transaction when large; all or nothing either way.
+// Db.atomically (and readThenChange, which also answers a locking read's
+// rows): statements as one transaction, in one multi-statement round trip
+// when small (values formatted into the text) and as prepared statements in a
+// transaction when large; all or nothing either way.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Db, type Statement } from '../../schema/db.js';
 import { freshDatabase, type TestDb } from '../helpers/db.js';
@@ -81,6 +82,28 @@ describe('Db.atomically', () => {
     } finally {
       await fresh.close();
     }
+  });
+});
+
+describe('Db.readThenChange', () => {
+  it('answers its locking read\'s rows and applies the changes after it, small in one trip or large as prepared statements, all or nothing', async () => {
+    await single.atomically([put('r1', Buffer.from('a'), 1), put('r2', Buffer.from('b'), 2)]);
+    const read = { sql: 'SELECT k, n FROM Kv WHERE k IN (?, ?) ORDER BY k FOR UPDATE', params: ['r1', 'r2'] };
+    const bump = { sql: 'UPDATE Kv SET n = n + 10 WHERE k IN (?, ?)', params: ['r1', 'r2'] };
+    const big = Buffer.alloc(100_000, 0x27);
+    let rows: unknown[] = [];
+    const small = await executions(async () => { rows = await single.readThenChange(read, [bump, put('r3', Buffer.from('c'))]); });
+    expect(rows).toEqual([{ k: 'r1', n: 1 }, { k: 'r2', n: 2 }]);
+    expect([(await value('r1'))?.n, (await value('r2'))?.n, (await value('r3'))?.n]).toEqual([11, 12, 0]);
+    const large = await executions(async () => { rows = await single.readThenChange(read, [bump, put('r4', big)]); });
+    expect(large - small).toBe(3);
+    expect(rows).toEqual([{ k: 'r1', n: 11 }, { k: 'r2', n: 12 }]);
+    expect((await value('r4'))?.v).toEqual(big);
+    for (const changes of [[bump, put('r1', Buffer.from('dup'))], [bump, put('r5', big), put('r1', big)]]) {
+      await expect(single.readThenChange(read, changes)).rejects.toMatchObject({ code: 'ER_DUP_ENTRY' });
+      expect((await value('r1'))?.n).toBe(21);
+    }
+    expect(await value('r5')).toBeUndefined();
   });
 });
 

@@ -181,3 +181,74 @@ describe('insertMany', () => {
     for (const p of ['/dup-a', '/dup-b', '/dup-c']) expect(await namespace.lookup(t.db, p)).toBeNull();
   });
 });
+
+describe('unlinkMany', () => {
+  // What is stored under a tree, with the tree's name taken off: names, blocks and xattrs.
+  const storedUnder = async (top: string) => {
+    const under = (column: string) => `${column} >= CONCAT(?, '/') AND ${column} < CONCAT(?, '0')`;
+    const strip = (v: unknown) => String(v).slice(top.length);
+    const names = await t.db.rows<{ p: Buffer; k: string }>(
+      `SELECT path AS p, content_type AS k FROM Directory WHERE d_name = ? OR ${under('d_name')} ORDER BY p`, [top, top, top]);
+    const blocks = await Promise.all(['Localized_file', 'Parallel_file'].map((table) => t.db.rows<{ f: Buffer; n: number }>(
+      `SELECT f_name AS f, COUNT(*) AS n FROM ${table} WHERE ${under('f_name')} GROUP BY f_name ORDER BY f_name`, [top, top])));
+    const xattrs = await t.db.rows<{ f: Buffer }>(`SELECT f_name AS f FROM Xattr WHERE ${under('f_name')} ORDER BY f_name, x_name`, [top, top]);
+    return {
+      names: names.map((r) => [strip(r.p), r.k]),
+      blocks: blocks.map((rows) => rows.map((r) => [strip(r.f), Number(r.n)])),
+      xattrs: xattrs.map((r) => strip(r.f)),
+    };
+  };
+
+  it('removes many names in one transaction as unlinking each alone would, with their blocks and xattrs, and leaves directories and other names', async () => {
+    const odd = `%_'"\\\n name`;
+    const fs = await DbosFs.open(t.db, { checkPermissions: false });
+    try {
+      // Two twin trees: names go from "/ua" together and from "/ub" one by one.
+      for (const top of ['/ua', '/ub']) {
+        await fs.mkdir(top, 0o755);
+        await fs.mkdir(`${top}/par`, 0o755);
+        await fs.setxattr(`${top}/par`, 'user.dbos.placement', Buffer.from('parallel'));
+        await fs.writeFile(`${top}/par/big`, Buffer.alloc(200_000, 2));
+        await fs.writeFile(`${top}/file`, Buffer.alloc(70_000, 1));
+        await fs.setxattr(`${top}/file`, 'user.tag', Buffer.from('t'));
+        await fs.writeFile(`${top}/file2`, Buffer.alloc(70_000, 3)); // a neighbour, kept
+        await fs.setxattr(`${top}/file2`, 'user.tag', Buffer.from('t'));
+        await fs.writeFile(`${top}/${odd}`, Buffer.from('odd'));
+        await fs.symlink('/x', `${top}/link`);
+        await fs.mknod(`${top}/fifo`, 0o010644);
+        await fs.mkdir(`${top}/dir`, 0o755);
+        await fs.setxattr(`${top}/dir`, 'user.tag', Buffer.from('d'));
+        await fs.writeFile(`${top}/dir/in`, Buffer.from('in'));
+      }
+    } finally {
+      await fs.close();
+    }
+    const rel = ['par/big', 'file', odd, 'link', 'fifo', 'dir', 'missing', 'dir/in/x'];
+    expect((await storedUnder('/ua')).blocks[1]).toEqual([['/par/big', 5]]); // parallel blocks, to be removed
+    const calls: string[] = [];
+    const spy = <K extends 'rows' | 'run' | 'call' | 'readThenChange'>(k: K) => {
+      const original = t.db[k].bind(t.db);
+      t.db[k] = ((...args: never[]) => { calls.push(k); return (original as (...a: never[]) => unknown)(...args); }) as never;
+      return () => { t.db[k] = original as never; };
+    };
+    const restore = (['rows', 'run', 'call', 'readThenChange'] as const).map(spy);
+    let many;
+    try {
+      many = await namespace.unlinkMany(t.db, rel.map((r) => `/ua/${r}`));
+    } finally {
+      restore.forEach((r) => r());
+    }
+    expect(calls).toEqual(['readThenChange']);
+    const one = [];
+    for (const r of rel) one.push(await namespace.unlinkEntry(t.db, `/ub/${r}`));
+    expect(many).toEqual(['file', 'file', 'file', 'symlink', 'fifo', 'directory', null, null]);
+    expect(one).toEqual(many);
+    const left = await storedUnder('/ua');
+    expect(left).toEqual(await storedUnder('/ub'));
+    expect(left).toEqual({
+      names: [['/dir', 'directory'], ['/dir/in', 'file'], ['/file2', 'file'], ['/par', 'directory']],
+      blocks: [[['/dir/in', 2], ['/file2', 3]], []],
+      xattrs: ['/dir', '/file2'],
+    });
+  });
+});

@@ -1,6 +1,8 @@
-// The statements a commit uses to set a file's times (namespace.commitTimes):
-// they always set the times, and tell whether the file's ctime was still the
-// one expected, exactly (nanoseconds), not as a floating-point comparison.
+// Directory's statements (fs/sql/namespace.ts): the ones a commit uses to set
+// a file's times, which always set them and tell whether the file's ctime was
+// still the one expected, exactly (nanoseconds); and the statements for many
+// names at once (lookups, inserts, unlinks), each checked against the same
+// work done one name at a time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbosFs } from '../../../fs/dbosfs.js';
 import * as namespace from '../../../fs/sql/namespace.js';
@@ -63,6 +65,25 @@ describe('commitTimes', () => {
   });
 });
 
+/**
+ * Builds the same tree under each of `tops` (a name at a time through the
+ * shim), each with a `par` directory of parallel placement; tests compare
+ * what one statement does to one tree with what single statements do to the other.
+ */
+async function twinTrees(tops: string[], build: (fs: DbosFs, top: string) => Promise<void>): Promise<void> {
+  const fs = await DbosFs.open(t.db, { checkPermissions: false });
+  try {
+    for (const top of tops) {
+      await fs.mkdir(top, 0o755);
+      await fs.mkdir(`${top}/par`, 0o755);
+      await fs.setxattr(`${top}/par`, 'user.dbos.placement', Buffer.from('parallel'));
+      await build(fs, top);
+    }
+  } finally {
+    await fs.close();
+  }
+}
+
 describe('lookupMany', () => {
   it('answers many names in one statement, in the order asked, with each one\'s size and xattr flag, null for missing names', async () => {
     const fs = await DbosFs.open(t.db, { checkPermissions: false });
@@ -117,22 +138,14 @@ describe('insertMany', () => {
   };
 
   it('stores many names in one statement, each as inserting it alone would; a missing or non-directory parent gives null', async () => {
-    const fs = await DbosFs.open(t.db, { checkPermissions: false });
-    try {
-      // Two twin trees: names go into "many" together and into "one" one by one.
-      for (const top of ['/many', '/one']) {
-        await fs.mkdir(top, 0o755);
-        await fs.mkdir(`${top}/par`, 0o755);
-        await fs.setxattr(`${top}/par`, 'user.dbos.placement', Buffer.from('parallel'));
-        await fs.mkdir(`${top}/sgid`, 0o755);
-        await fs.chown(`${top}/sgid`, 0, 4242);
-        await fs.chmod(`${top}/sgid`, 0o2775);
-        await fs.writeFile(`${top}/file`, Buffer.from('x'));
-        await fs.mkdir(`${top}/deep`, 0o755);
-      }
-    } finally {
-      await fs.close();
-    }
+    // Names go into "many" together and into "one" one by one.
+    await twinTrees(['/many', '/one'], async (fs, top) => {
+      await fs.mkdir(`${top}/sgid`, 0o755);
+      await fs.chown(`${top}/sgid`, 0, 4242);
+      await fs.chmod(`${top}/sgid`, 0o2775);
+      await fs.writeFile(`${top}/file`, Buffer.from('x'));
+      await fs.mkdir(`${top}/deep`, 0o755);
+    });
     // A first statement of short names prepares the eight-row shape; long
     // names through the same shape must come back whole.
     const warm = ['/many/w1', '/many/w2', '/many/w3', '/many/w4', '/many/w5'];
@@ -201,28 +214,20 @@ describe('unlinkMany', () => {
 
   it('removes many names in one transaction as unlinking each alone would, with their blocks and xattrs, and leaves directories and other names', async () => {
     const odd = `%_'"\\\n name`;
-    const fs = await DbosFs.open(t.db, { checkPermissions: false });
-    try {
-      // Two twin trees: names go from "/ua" together and from "/ub" one by one.
-      for (const top of ['/ua', '/ub']) {
-        await fs.mkdir(top, 0o755);
-        await fs.mkdir(`${top}/par`, 0o755);
-        await fs.setxattr(`${top}/par`, 'user.dbos.placement', Buffer.from('parallel'));
-        await fs.writeFile(`${top}/par/big`, Buffer.alloc(200_000, 2));
-        await fs.writeFile(`${top}/file`, Buffer.alloc(70_000, 1));
-        await fs.setxattr(`${top}/file`, 'user.tag', Buffer.from('t'));
-        await fs.writeFile(`${top}/file2`, Buffer.alloc(70_000, 3)); // a neighbour, kept
-        await fs.setxattr(`${top}/file2`, 'user.tag', Buffer.from('t'));
-        await fs.writeFile(`${top}/${odd}`, Buffer.from('odd'));
-        await fs.symlink('/x', `${top}/link`);
-        await fs.mknod(`${top}/fifo`, 0o010644);
-        await fs.mkdir(`${top}/dir`, 0o755);
-        await fs.setxattr(`${top}/dir`, 'user.tag', Buffer.from('d'));
-        await fs.writeFile(`${top}/dir/in`, Buffer.from('in'));
-      }
-    } finally {
-      await fs.close();
-    }
+    // Names go from "/ua" together and from "/ub" one by one.
+    await twinTrees(['/ua', '/ub'], async (fs, top) => {
+      await fs.writeFile(`${top}/par/big`, Buffer.alloc(200_000, 2));
+      await fs.writeFile(`${top}/file`, Buffer.alloc(70_000, 1));
+      await fs.setxattr(`${top}/file`, 'user.tag', Buffer.from('t'));
+      await fs.writeFile(`${top}/file2`, Buffer.alloc(70_000, 3)); // a neighbour, kept
+      await fs.setxattr(`${top}/file2`, 'user.tag', Buffer.from('t'));
+      await fs.writeFile(`${top}/${odd}`, Buffer.from('odd'));
+      await fs.symlink('/x', `${top}/link`);
+      await fs.mknod(`${top}/fifo`, 0o010644);
+      await fs.mkdir(`${top}/dir`, 0o755);
+      await fs.setxattr(`${top}/dir`, 'user.tag', Buffer.from('d'));
+      await fs.writeFile(`${top}/dir/in`, Buffer.from('in'));
+    });
     const rel = ['par/big', 'file', odd, 'link', 'fifo', 'dir', 'missing', 'dir/in/x'];
     expect((await storedUnder('/ua')).blocks[1]).toEqual([['/par/big', 5]]); // parallel blocks, to be removed
     const calls: string[] = [];

@@ -6,7 +6,10 @@
 // request leaves both cores more room. A key asked for twice in one turn is
 // sent once (inserts use a fresh object per request, so they never merge).
 // A request never joins a statement already sent: that statement may have
-// read the row before the request was made.
+// read the row before the request was made. With `maxInFlight`, requests that
+// arrive while that many statements are out wait for one to finish and then
+// go together (group commit): under load the batches grow, and a lone request
+// still goes at once.
 
 interface Waiter<V> {
   resolve(v: V): void;
@@ -16,11 +19,12 @@ interface Waiter<V> {
 export class Batcher<K, V> {
   private pending = new Map<K, Waiter<V>[]>();
   private scheduled = false;
+  private inFlight = 0;
   /** Statements sent so far (a counter, for tests). */
   sent = 0;
 
   /** `fetch` answers its keys in order. */
-  constructor(private readonly fetch: (keys: K[]) => Promise<V[]>, private readonly maxBatch = 32) {}
+  constructor(private readonly fetch: (keys: K[]) => Promise<V[]>, private readonly maxBatch = 32, private readonly maxInFlight = Infinity) {}
 
   get(key: K): Promise<V> {
     return new Promise<V>((resolve, reject) => {
@@ -37,15 +41,22 @@ export class Batcher<K, V> {
 
   private flush(): void {
     this.scheduled = false;
-    const all = [...this.pending];
-    this.pending = new Map();
-    for (let i = 0; i < all.length; i += this.maxBatch) {
-      const batch = all.slice(i, i + this.maxBatch);
+    while (this.pending.size > 0 && this.inFlight < this.maxInFlight) {
+      const batch = [...this.pending].slice(0, this.maxBatch);
+      for (const [key] of batch) this.pending.delete(key);
       this.sent++;
+      this.inFlight++;
       // A fetch that throws instead of rejecting still reaches its callers.
       new Promise<V[]>((answer) => answer(this.fetch(batch.map(([key]) => key)))).then(
         (values) => batch.forEach(([, waiters], j) => waiters.forEach((w) => w.resolve(values[j]))),
-        (e: unknown) => batch.forEach(([, waiters]) => waiters.forEach((w) => w.reject(e))));
+        (e: unknown) => batch.forEach(([, waiters]) => waiters.forEach((w) => w.reject(e)))).finally(() => {
+        this.inFlight--;
+        // What waited for this statement goes now, with what this turn adds.
+        if (this.pending.size > 0 && !this.scheduled) {
+          this.scheduled = true;
+          setImmediate(() => this.flush());
+        }
+      });
     }
   }
 }

@@ -92,6 +92,13 @@ interface NewName { path: string; entry: namespace.NewEntry }
 /** What inserting one name gave: its stored values, null for a missing parent, or the error for it alone. */
 type Inserting = { placed: namespace.Inserted | null } | { error: unknown };
 
+/**
+ * Statements that create or unlink names out at once; what arrives meanwhile
+ * waits and goes together (measured: 40 threads' deletes through FUSE in
+ * about 8 s instead of 14, and creates a little faster; see README).
+ */
+const NAMES_IN_FLIGHT = 2;
+
 /** Handles stay below bit 29: the FUSE binding reads bits 29 and 30 of the number it is given as flags. */
 const MAX_HANDLE = 0x1fffffff;
 
@@ -100,9 +107,9 @@ export class DbosFs {
   /** Rows read by path, many clients' lookups in one statement. */
   private readonly lookups = new Batcher<string, Entry | null>((paths) => namespace.lookupMany(this.db, paths));
   /** Names (not directories) created by many clients at once, in one INSERT. */
-  private readonly inserts = new Batcher<NewName, Inserting>((names) => this.insertTogether(names));
+  private readonly inserts = new Batcher<NewName, Inserting>((names) => this.insertTogether(names), 32, NAMES_IN_FLIGHT);
   /** Names unlinked by many clients at once, in one transaction (a fresh object per request, as for inserts). */
-  private readonly unlinks = new Batcher<{ path: string }, ContentType | null>((names) => this.unlinkTogether(names));
+  private readonly unlinks = new Batcher<{ path: string }, ContentType | null>((names) => this.unlinkTogether(names), 32, NAMES_IN_FLIGHT);
   private readonly dirTimes: DirTimes;
   private readonly openFiles = new Map<string, OpenFile>();
   /** Versions of closed files' content as the client last saw them. */

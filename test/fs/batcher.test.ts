@@ -3,13 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { Batcher } from '../../fs/batcher.js';
 
 /** A batcher over "the database" that records each statement's keys and answers key*10 after `delayMs`. */
-function recording(maxBatch?: number, delayMs = 5) {
+function recording(maxBatch?: number, delayMs = 5, maxInFlight?: number) {
   const statements: number[][] = [];
   const b = new Batcher<number, number>(async (keys) => {
     statements.push(keys);
     await new Promise((r) => setTimeout(r, delayMs));
     return keys.map((k) => k * 10);
-  }, maxBatch);
+  }, maxBatch, maxInFlight);
   return { b, statements };
 }
 
@@ -55,6 +55,26 @@ describe('Batcher', () => {
     expect(b.sent).toBe(3);
   });
 
+  it('with an in-flight limit, holds what arrives while statements are out and sends it together when one finishes', async () => {
+    const { b, statements } = recording(3, 20, 1);
+    const soon = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const answers: Promise<number>[] = [b.get(1)]; // alone: goes at once
+    await soon(2);
+    for (const k of [2, 3]) { answers.push(b.get(k)); await soon(2); } // asked in separate turns, while 1 is out
+    answers.push(...[4, 5].map((k) => b.get(k)));
+    expect(await Promise.all(answers)).toEqual([10, 20, 30, 40, 50]);
+    // The batch limit still applies to what waited; the limit of one statement out, too.
+    expect(statements).toEqual([[1], [2, 3, 4], [5]]);
+    const two = recording(32, 20, 2);
+    const both = [two.b.get(1)];
+    await soon(2);
+    both.push(two.b.get(2)); // a second statement may be out
+    await soon(2);
+    both.push(two.b.get(3), two.b.get(4));
+    expect(await Promise.all(both)).toEqual([10, 20, 30, 40]);
+    expect(two.statements).toEqual([[1], [2], [3, 4]]);
+  });
+
   it('gives a failed statement\'s error to every asker in it, and goes on afterwards', async () => {
     let fail = true;
     const b = new Batcher<number, number>(async (keys) => {
@@ -67,5 +87,10 @@ describe('Batcher', () => {
     expect(await b.get(3)).toBe(3);
     const throwing = new Batcher<number, number>(() => { throw new Error('bad statement'); });
     await expect(throwing.get(1)).rejects.toThrow('bad statement');
+    // A failed statement frees its place for what waited behind it.
+    fail = true;
+    const limited = new Batcher<number, number>(async (keys) => { if (fail) { fail = false; throw new Error('once'); } return keys; }, 32, 1);
+    const [a, c] = await Promise.allSettled([limited.get(1), new Promise((r) => setTimeout(r, 1)).then(() => limited.get(2))]);
+    expect([a.status, c.status === 'fulfilled' && c.value]).toEqual(['rejected', 2]);
   });
 });

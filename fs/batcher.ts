@@ -32,12 +32,15 @@ export class Batcher<K, V> {
       const waiters = this.pending.get(key);
       if (waiters) waiters.push({ resolve, reject });
       else this.pending.set(key, [{ resolve, reject }]);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // After the I/O callbacks of this turn, so that they all join in.
-        setImmediate(() => this.flush());
-      }
+      this.schedule();
     });
+  }
+
+  /** A flush after the I/O callbacks of this turn, so that they all join in. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
   }
 
   private flush(): void {
@@ -53,10 +56,7 @@ export class Batcher<K, V> {
         (e: unknown) => batch.forEach(([, waiters]) => waiters.forEach((w) => w.reject(e)))).finally(() => {
         this.inFlight--;
         // What waited for this statement goes now, with what this turn adds.
-        if (this.pending.size > 0 && !this.scheduled) {
-          this.scheduled = true;
-          setImmediate(() => this.flush());
-        }
+        if (this.pending.size > 0) this.schedule();
       });
     }
   }

@@ -41,7 +41,7 @@
 // mode): when another client makes the name between the kernel's lookup and
 // its create, O_EXCL must fail with EEXIST and O_TRUNC must truncate.
 // st_ino is 64 bits: fuse-native carried 32, and dbos's inode numbers (with
-// use_ino) come from a sequence that may pass 2^32 on a long-lived cluster.
+// use_ino) come from a counter that may pass 2^32 on a long-lived cluster.
 // Each edit must match exactly once, or the build stops: a different
 // fuse-native version needs this script reviewed, not silently half-applied.
 import { execFileSync } from 'node:child_process';

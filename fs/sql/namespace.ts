@@ -89,6 +89,9 @@ function toEntry(path: string, r: EntryRow): Entry {
 /** Statement slots for `n` rows: a power of two, so a connection prepares a handful of shapes, not one per count. */
 const slotsFor = (n: number) => 2 ** Math.ceil(Math.log2(n));
 
+/** Each path's parent and name, in turn: the parameters of a (d_name, content) per path. */
+const parentsAndNames = (paths: string[]) => paths.flatMap((path) => { const { parent, name } = splitPath(path); return [parent, name]; });
+
 /**
  * `rows`, each with its full name in `path`, found by the name asked for.
  * Matched by the bytes the name was sent as ('latin1' maps each byte to one
@@ -110,7 +113,7 @@ function byPath<R extends { path: Buffer }>(rows: R[]): (path: string) => R | un
 export async function lookupMany(q: Queryable, paths: string[]): Promise<(Entry | null)[]> {
   if (paths.length === 0) return [];
   // Padded with repeats of the last name (harmless in IN).
-  const names = paths.flatMap((path) => { const { parent, name } = splitPath(path); return [parent, name]; });
+  const names = parentsAndNames(paths);
   const slots = slotsFor(paths.length);
   for (let i = paths.length; i < slots; i++) names.push(names[names.length - 2], names[names.length - 1]);
   // The joins follow d.path (the generated full name), so one statement
@@ -283,7 +286,7 @@ export async function unlinkEntry(q: Queryable, path: string): Promise<ContentTy
  * xattrs and rows are removed. Answers each name as unlinkEntry does.
  */
 export async function unlinkMany(db: Db, paths: string[]): Promise<(ContentType | null)[]> {
-  const names = paths.flatMap((path) => { const { parent, name } = splitPath(path); return [parent, name]; });
+  const names = parentsAndNames(paths);
   const params = [...names, ...paths];
   // The key finds the rows; the full names guard against a key collision.
   const these = `d.e_key IN (${paths.map(() => keyOf('CONCAT(?, 0x00, ?)')).join(', ')}) AND d.path IN (${paths.map(() => '?').join(', ')})`;

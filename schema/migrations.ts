@@ -3,7 +3,7 @@
 // of tables); Dbos_meta.schema_version records the last one applied. An older
 // schema is migrated forward, a newer one is refused (this build cannot know it).
 import type { Db, Queryable } from './db.js';
-import { FILE_PROCEDURES, FILE_SIZE_CLASSES, FILE_SIZE_INDEXES, FILESYSTEM_TABLES, INODE_NUMBERS } from './ddl/fs.js';
+import { CLUSTERED_FILE_KEYS, FILE_PROCEDURES, FILE_SIZE_CLASSES, FILE_SIZE_INDEXES, FILESYSTEM_TABLES, INODE_NUMBERS } from './ddl/fs.js';
 import { IPC_OBJECTS } from './ddl/ipc.js';
 import { SCHEDULER_OBJECTS } from './ddl/sched.js';
 
@@ -50,6 +50,11 @@ const MIGRATIONS: Migration[] = [
     version: 7,
     description: 'inode numbers: Directory.ino, kept through renames and remounts',
     statements: INODE_NUMBERS,
+  },
+  {
+    version: 8,
+    description: 'the file tables clustered by (f_key, block_no)',
+    statements: CLUSTERED_FILE_KEYS,
   },
 ];
 

@@ -4,7 +4,7 @@
 // the paper's analytics query counts every file exactly once:
 //   SELECT f_owner, SUM(f_size) FROM Localized_file WHERE f_size >= 20480 GROUP BY f_owner
 import type { Param, Queryable, Statement } from '../../schema/db.js';
-import { SIZE_ROW } from '../../schema/ddl/fs.js';
+import { keyOf, SIZE_ROW } from '../../schema/ddl/fs.js';
 import type { Placement } from '../attrs.js';
 
 /** Largest multi-row INSERT we send, well under MariaDB's default 16 MiB packet. */
@@ -15,6 +15,14 @@ const TABLE: Record<Placement, string> = { localized: 'Localized_file', parallel
 export function tableOf(p: Placement): string {
   return TABLE[p];
 }
+
+/**
+ * The condition for a file's rows: its key, the table's clustered primary key
+ * (schema version 8), finds them; the full name guards against two names
+ * with one key. Its parameters are ofFile(path).
+ */
+const FILE_ROWS = `f_key = ${keyOf('?')} AND f_name = ?`;
+const ofFile = (path: string) => [path, path];
 
 /** Where a file's rows live: its table, and for localized files its partition. */
 export interface FileLocation {
@@ -32,8 +40,8 @@ export interface Block {
 /** Blocks from..to (inclusive) that exist, in one range query. */
 export async function readBlocks(q: Queryable, f: FileLocation, from: number, to: number): Promise<Block[]> {
   const rows = await q.rows<{ block_no: number; bytes: Buffer }>(
-    `SELECT block_no, bytes FROM ${TABLE[f.placement]} WHERE f_name = ? AND block_no BETWEEN ? AND ?`,
-    [f.path, from, to], { timeoutMs: 30_000 });
+    `SELECT block_no, bytes FROM ${TABLE[f.placement]} WHERE ${FILE_ROWS} AND block_no BETWEEN ? AND ?`,
+    [...ofFile(f.path), from, to], { timeoutMs: 30_000 });
   return rows.map((r) => ({ no: Number(r.block_no), bytes: r.bytes }));
 }
 
@@ -78,23 +86,23 @@ export function blockWrites(f: FileLocation, blocks: Block[], size: number): Sta
 export function cutAt(f: FileLocation, size: number, blockSize: number): Statement[] {
   const table = TABLE[f.placement];
   const firstGone = Math.ceil(size / blockSize);
-  const statements = [{ sql: `DELETE FROM ${table} WHERE f_name = ? AND block_no >= ?`, params: [f.path, firstGone] }];
+  const statements = [{ sql: `DELETE FROM ${table} WHERE ${FILE_ROWS} AND block_no >= ?`, params: [...ofFile(f.path), firstGone] }];
   const keep = size % blockSize;
   if (keep !== 0) {
     statements.push({
-      sql: `UPDATE ${table} SET bytes = LEFT(bytes, ?) WHERE f_name = ? AND block_no = ? AND LENGTH(bytes) > ?`,
-      params: [keep, f.path, firstGone - 1, keep],
+      sql: `UPDATE ${table} SET bytes = LEFT(bytes, ?) WHERE ${FILE_ROWS} AND block_no = ? AND LENGTH(bytes) > ?`,
+      params: [keep, ...ofFile(f.path), firstGone - 1, keep],
     });
   }
   return statements;
 }
 
 export async function deleteFile(q: Queryable, f: { path: string; placement: Placement }): Promise<number> {
-  return q.run(`DELETE FROM ${TABLE[f.placement]} WHERE f_name = ?`, [f.path], { timeoutMs: 600_000 });
+  return q.run(`DELETE FROM ${TABLE[f.placement]} WHERE ${FILE_ROWS}`, ofFile(f.path), { timeoutMs: 600_000 });
 }
 
 export async function renameFile(q: Queryable, placement: Placement, from: string, to: string): Promise<number> {
-  return q.run(`UPDATE ${TABLE[placement]} SET f_name = ? WHERE f_name = ?`, [to, from], { timeoutMs: 600_000 });
+  return q.run(`UPDATE ${TABLE[placement]} SET f_name = ? WHERE ${FILE_ROWS}`, [to, ...ofFile(from)], { timeoutMs: 600_000 });
 }
 
 /** Moves every file below directory `from` to below `to`, in both tables. */
@@ -111,8 +119,8 @@ export async function renameBelow(q: Queryable, from: string, to: string): Promi
 /** chown: the size row names the owner; a localized file moves to the owner's partition. */
 export async function changeOwner(q: Queryable, f: FileLocation): Promise<void> {
   const table = TABLE[f.placement];
-  await q.run(`UPDATE ${table} SET f_owner = ? WHERE f_name = ? AND block_no = ?`, [f.owner, f.path, SIZE_ROW]);
+  await q.run(`UPDATE ${table} SET f_owner = ? WHERE ${FILE_ROWS} AND block_no = ?`, [f.owner, ...ofFile(f.path), SIZE_ROW]);
   if (f.placement === 'localized') {
-    await q.run('UPDATE Localized_file SET p_key = ? WHERE f_name = ? AND p_key <> ?', [f.pKey, f.path, f.pKey], { timeoutMs: 600_000 });
+    await q.run(`UPDATE Localized_file SET p_key = ? WHERE ${FILE_ROWS} AND p_key <> ?`, [f.pKey, ...ofFile(f.path), f.pKey], { timeoutMs: 600_000 });
   }
 }

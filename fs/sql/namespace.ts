@@ -123,10 +123,10 @@ export async function lookupMany(q: Queryable, paths: string[]): Promise<(Entry 
     `SELECT d.path, ${COLUMNS}, COALESCE(l.f_size, p.f_size) AS f_size,
             EXISTS (SELECT 1 FROM Xattr x FORCE INDEX (by_name) WHERE x.f_name = d.path) AS has_xattrs
        FROM Directory d
-       LEFT JOIN Localized_file l FORCE INDEX (by_name)
-              ON d.content_type = 'file' AND d.placement = 'localized' AND l.f_name = d.path AND l.block_no = -1
-       LEFT JOIN Parallel_file p FORCE INDEX (by_name)
-              ON d.content_type = 'file' AND d.placement = 'parallel' AND p.f_name = d.path AND p.block_no = -1
+       LEFT JOIN Localized_file l FORCE INDEX (PRIMARY)
+              ON d.content_type = 'file' AND d.placement = 'localized' AND l.f_key = ${keyOf('d.path')} AND l.f_name = d.path AND l.block_no = -1
+       LEFT JOIN Parallel_file p FORCE INDEX (PRIMARY)
+              ON d.content_type = 'file' AND d.placement = 'parallel' AND p.f_key = ${keyOf('d.path')} AND p.f_name = d.path AND p.block_no = -1
       WHERE (d.d_name, d.content) IN (${Array(slots).fill('(?, ?)').join(', ')})`,
     names);
   const find = byPath(rows);
@@ -301,8 +301,8 @@ export async function unlinkMany(db: Db, paths: string[]): Promise<(ContentType 
   const rows = await db.readThenChange<{ path: Buffer; content_type: ContentType }>(
     { sql: `SELECT d.path, d.content_type FROM Directory d WHERE ${these} FOR UPDATE`, params },
     [
-      rowsOf('Localized_file', 'block', "d.content_type = 'file' AND d.placement = 'localized'"),
-      rowsOf('Parallel_file', 'block', "d.content_type = 'file' AND d.placement = 'parallel'"),
+      rowsOf('Localized_file', 'PRIMARY', "d.content_type = 'file' AND d.placement = 'localized'"),
+      rowsOf('Parallel_file', 'PRIMARY', "d.content_type = 'file' AND d.placement = 'parallel'"),
       rowsOf('Xattr', 'attr', "d.content_type <> 'directory'"),
       { sql: `DELETE d FROM Directory d WHERE ${these} AND d.content_type <> 'directory'`, params },
     ],

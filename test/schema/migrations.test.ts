@@ -60,6 +60,52 @@ describe('migrations', () => {
     expect(Number(d!.ino)).toBeGreaterThan(Math.max(...inos));
   });
 
+  it('version 8 clusters the file tables by key and block, keeps their rows, and keys every name written later', async () => {
+    const keyMatches = async (table: string) => {
+      const [r] = await t.db.rows<{ n: number; ok: string }>(
+        `SELECT COUNT(*) AS n, SUM(f_key = UNHEX(LEFT(SHA2(f_name, 256), 32))) AS ok FROM ${table}`);
+      return { n: Number(r!.n), ok: Number(r!.ok) };
+    };
+    const primary = async (table: string) => (await t.db.rows<{ c: string }>(
+      `SELECT COLUMN_NAME AS c FROM information_schema.STATISTICS
+        WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`, [table])).map((r) => r.c);
+    const odd = "/odd %_'\"\\\n name";
+    // Back to version 7: a generated key under a unique index, no primary key, no key triggers.
+    for (const table of ['Localized_file', 'Parallel_file']) {
+      await t.db.ddl(`DROP TRIGGER IF EXISTS ${table}_key_insert`);
+      await t.db.ddl(`DROP TRIGGER IF EXISTS ${table}_key_update`);
+      await t.db.ddl(`ALTER TABLE ${table} DROP PRIMARY KEY,
+                        MODIFY f_key BINARY(16) AS (UNHEX(LEFT(SHA2(f_name, 256), 32))) PERSISTENT, ADD UNIQUE KEY block (f_key, block_no)`);
+      expect(await primary(table)).toEqual([]);
+    }
+    await t.db.run(`INSERT INTO Localized_file (f_name, f_owner, block_no, bytes, f_size, p_key)
+                    VALUES (?, 'root', -1, NULL, 3, 0), (?, NULL, 0, 'abc', NULL, 0), ('/b', NULL, 0, 'x', NULL, 1)`, [odd, odd]);
+    await t.db.run("INSERT INTO Parallel_file (f_name, f_owner, block_no, bytes, f_size) VALUES ('/p', NULL, 7, 'y', NULL)");
+    await t.db.run("UPDATE Dbos_meta SET value = '7' WHERE name = 'schema_version'");
+
+    expect(await migrate(t.db)).toEqual({ from: 7, to: SCHEMA_VERSION });
+    for (const table of ['Localized_file', 'Parallel_file']) expect(await primary(table)).toEqual(['f_key', 'block_no']);
+    expect(await keyMatches('Localized_file')).toEqual({ n: 3, ok: 3 });
+    expect(await keyMatches('Parallel_file')).toEqual({ n: 1, ok: 1 });
+    const bytes = await t.db.rows<{ bytes: Buffer }>(
+      'SELECT bytes FROM Localized_file WHERE f_key = UNHEX(LEFT(SHA2(?, 256), 32)) AND block_no = 0', [odd]);
+    expect(bytes.map((r) => r.bytes.toString())).toEqual(['abc']);
+
+    // Later writers name only f_name: the triggers key new rows and renamed ones.
+    await t.db.run("INSERT INTO Parallel_file (f_name, f_owner, block_no, bytes, f_size) VALUES ('/q', NULL, 0, 'z', NULL)");
+    await t.db.run("UPDATE Localized_file SET f_name = '/renamed' WHERE f_name = ?", [odd]);
+    expect(await keyMatches('Localized_file')).toEqual({ n: 3, ok: 3 });
+    expect(await keyMatches('Parallel_file')).toEqual({ n: 2, ok: 2 });
+    // The primary key refuses a second row for one block of one file.
+    await expect(t.db.run("INSERT INTO Localized_file (f_name, block_no, bytes, p_key) VALUES ('/b', 0, 'again', 1)")).rejects.toThrow(/Duplicate/);
+    // And the migration can run again.
+    await t.db.run("UPDATE Dbos_meta SET value = '7' WHERE name = 'schema_version'");
+    expect(await migrate(t.db)).toEqual({ from: 7, to: SCHEMA_VERSION });
+    expect(await keyMatches('Localized_file')).toEqual({ n: 3, ok: 3 });
+    await t.db.run('DELETE FROM Localized_file');
+    await t.db.run('DELETE FROM Parallel_file');
+  });
+
   it('validates settings', () => {
     expect(() => validateInitOptions({ partitions: 0 })).toThrow(/partitions/);
     expect(() => validateInitOptions({ blockSize: 100 })).toThrow(/block size/);

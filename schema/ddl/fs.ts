@@ -149,11 +149,13 @@ export const INODE_NUMBERS: string[] = [
  * rows, 8 connections: about 30% less server CPU for a one-block commit and
  * for a one-block read). MariaDB allows no primary key on a generated column,
  * so f_key becomes a plain column, and triggers set it from f_name on every
- * insert and update: no writer of f_name can leave it stale. The ALTER keeps
- * the stored keys and can run again.
+ * insert and update: no writer of f_name can leave it stale. Its default is
+ * never stored (the trigger overwrites it), but MariaDB wants one before it
+ * runs the triggers of an INSERT … SELECT. The ALTER keeps the stored keys
+ * and can run again.
  */
 export const CLUSTERED_FILE_KEYS: string[] = ['Localized_file', 'Parallel_file'].flatMap((t) => [
-  `ALTER TABLE ${t} MODIFY f_key BINARY(16) NOT NULL, DROP KEY IF EXISTS block, ADD PRIMARY KEY IF NOT EXISTS (f_key, block_no)`,
+  `ALTER TABLE ${t} MODIFY f_key BINARY(16) NOT NULL DEFAULT '', DROP KEY IF EXISTS block, ADD PRIMARY KEY IF NOT EXISTS (f_key, block_no)`,
   `CREATE OR REPLACE TRIGGER ${t}_key_insert BEFORE INSERT ON ${t} FOR EACH ROW SET NEW.f_key = ${keyOf('NEW.f_name')}`,
   `CREATE OR REPLACE TRIGGER ${t}_key_update BEFORE UPDATE ON ${t} FOR EACH ROW SET NEW.f_key = ${keyOf('NEW.f_name')}`,
 ]);

@@ -93,9 +93,10 @@ describe('migrations', () => {
 
     // Later writers name only f_name: the triggers key new rows and renamed ones.
     await t.db.run("INSERT INTO Parallel_file (f_name, f_owner, block_no, bytes, f_size) VALUES ('/q', NULL, 0, 'z', NULL)");
+    await t.db.run("INSERT INTO Parallel_file (f_name, block_no, bytes) SELECT '/copy', block_no, bytes FROM Parallel_file WHERE f_name = '/p'");
     await t.db.run("UPDATE Localized_file SET f_name = '/renamed' WHERE f_name = ?", [odd]);
     expect(await keyMatches('Localized_file')).toEqual({ n: 3, ok: 3 });
-    expect(await keyMatches('Parallel_file')).toEqual({ n: 2, ok: 2 });
+    expect(await keyMatches('Parallel_file')).toEqual({ n: 3, ok: 3 });
     // The primary key refuses a second row for one block of one file.
     await expect(t.db.run("INSERT INTO Localized_file (f_name, block_no, bytes, p_key) VALUES ('/b', 0, 'again', 1)")).rejects.toThrow(/Duplicate/);
     // And the migration can run again.

@@ -1,8 +1,9 @@
 // Which version of each file's content the shim's client may still hold in a
 // cache of its own: under FUSE, the kernel's page cache, which the kernel
 // keeps across an open only when told to (keep_cache). A version is the
-// file's committed ctime and size: every write, truncate or attribute change,
-// from any client, moves ctime. The shim records the version its client saw
+// file's committed ctime: every write, truncate or attribute change, from any
+// client, moves it (a commit's check that nobody else changed the file reads
+// it too). The size rides along for the attributes a commit leaves. The shim records the version its client saw
 // (at open, and after each of its own commits, whose bytes went through that
 // cache) and compares it with the committed row at the next open.
 import type { Entry } from './sql/namespace.js';
@@ -17,8 +18,9 @@ export function stampOf(e: Entry): ContentStamp {
   return { ctime: e.ctime, size: e.size };
 }
 
-export function sameStamp(a: ContentStamp, b: ContentStamp): boolean {
-  return a.size === b.size && compareTime(a.ctime, b.ctime) === 0;
+/** Whether `held` is the version whose committed ctime is `ctime`. */
+export function sameVersion(held: ContentStamp, ctime: Timespec): boolean {
+  return compareTime(held.ctime, ctime) === 0;
 }
 
 /** Stamps of closed files, bounded: a forgotten stamp only costs the client its cache. */

@@ -10,7 +10,7 @@ import { readMeta, requireCurrentSchema, DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE } fr
 import type { Logger } from '../schema/log.js';
 import { AttrCache } from './attr-cache.js';
 import { Batcher } from './batcher.js';
-import { ContentStamps, sameStamp, stampOf, type ContentStamp } from './content-stamps.js';
+import { ContentStamps, sameVersion, stampOf, type ContentStamp } from './content-stamps.js';
 import {
   contentTypeOf, typeBits, PERMISSION_BITS,
   type ContentType, type DirEntry, type Placement, type Stat, type StatFs,
@@ -106,6 +106,8 @@ export class DbosFs {
   private readonly cache: AttrCache;
   /** Rows read by path, many clients' lookups in one statement. */
   private readonly lookups = new Batcher<string, Entry | null>((paths) => namespace.lookupMany(this.db, paths));
+  /** Committed ctimes, for the opens that check the version their client holds. */
+  private readonly ctimes = new Batcher<string, Timespec | null>((paths) => namespace.ctimesOf(this.db, paths));
   /** Names (not directories) created by many clients at once, in one INSERT. */
   private readonly inserts = new Batcher<NewName, Inserting>((names) => this.insertTogether(names), 32, NAMES_IN_FLIGHT);
   /** Names unlinked by many clients at once, in one transaction (a fresh object per request, as for inserts). */
@@ -684,18 +686,23 @@ export class DbosFs {
 
   /**
    * At open: whether the client's cache of the file still holds what is
-   * committed now (the version it last saw against the committed row, read
+   * committed now (the version it last saw against the committed ctime, read
    * afresh), and the version it will hold from now on. A file the client
    * holds no version of costs no query, nor does one whose row `e` this open
-   * has just read from the database (`fresh`).
+   * has just read from the database (`fresh`). Otherwise the committed ctime
+   * alone decides (every change of content moves it), read by a statement
+   * that costs the server a third of a lookup; only a changed file is then
+   * looked up whole, for the version it holds now.
    */
   private async clientCache(e: Entry, fresh: boolean): Promise<{ seen: ContentStamp; valid: boolean }> {
     const open = this.openFiles.get(e.path);
     const held = open ? open.contentStamp : this.stamps.get(e.path);
     if (!held) return { seen: stampOf(e), valid: false };
-    const row = fresh ? e : await this.lookups.get(e.path);
-    if (!row) return { seen: stampOf(e), valid: false };
-    return { seen: stampOf(row), valid: sameStamp(held, stampOf(row)) };
+    if (fresh) return { seen: stampOf(e), valid: sameVersion(held, e.ctime) };
+    const ctime = await this.ctimes.get(e.path);
+    if (ctime && sameVersion(held, ctime)) return { seen: held, valid: true };
+    const row = await this.lookups.get(e.path);
+    return { seen: stampOf(row ?? e), valid: false };
   }
 
   /**

@@ -93,6 +93,18 @@ const slotsFor = (n: number) => 2 ** Math.ceil(Math.log2(n));
 const parentsAndNames = (paths: string[]) => paths.flatMap((path) => { const { parent, name } = splitPath(path); return [parent, name]; });
 
 /**
+ * `(d.d_name, d.content) IN (…)` for the entries at `paths`, and its
+ * parameters; padded to slotsFor() with repeats of the last name (harmless
+ * in IN).
+ */
+function entriesIn(paths: string[]): { sql: string; params: string[] } {
+  const params = parentsAndNames(paths);
+  const slots = slotsFor(paths.length);
+  for (let i = paths.length; i < slots; i++) params.push(params[params.length - 2], params[params.length - 1]);
+  return { sql: `(d.d_name, d.content) IN (${Array(slots).fill('(?, ?)').join(', ')})`, params };
+}
+
+/**
  * `rows`, each with its full name in `path`, found by the name asked for.
  * Matched by the bytes the name was sent as ('latin1' maps each byte to one
  * character): decoding the stored bytes would not give back a name whose
@@ -112,10 +124,7 @@ function byPath<R extends { path: Buffer }>(rows: R[]): (path: string) => R | un
  */
 export async function lookupMany(q: Queryable, paths: string[]): Promise<(Entry | null)[]> {
   if (paths.length === 0) return [];
-  // Padded with repeats of the last name (harmless in IN).
-  const names = parentsAndNames(paths);
-  const slots = slotsFor(paths.length);
-  for (let i = paths.length; i < slots; i++) names.push(names[names.length - 2], names[names.length - 1]);
+  const these = entriesIn(paths);
   // The joins follow d.path (the generated full name), so one statement
   // serves every name; the indexes are named because the optimizer, seeing a
   // near-empty table, would otherwise scan it for each row.
@@ -127,12 +136,30 @@ export async function lookupMany(q: Queryable, paths: string[]): Promise<(Entry 
               ON d.content_type = 'file' AND d.placement = 'localized' AND l.f_key = ${keyOf('d.path')} AND l.f_name = d.path AND l.block_no = -1
        LEFT JOIN Parallel_file p FORCE INDEX (PRIMARY)
               ON d.content_type = 'file' AND d.placement = 'parallel' AND p.f_key = ${keyOf('d.path')} AND p.f_name = d.path AND p.block_no = -1
-      WHERE (d.d_name, d.content) IN (${Array(slots).fill('(?, ?)').join(', ')})`,
-    names);
+      WHERE ${these.sql}`,
+    these.params);
   const find = byPath(rows);
   return paths.map((path) => {
     const r = find(path);
     return r ? toEntry(path, r) : null;
+  });
+}
+
+/**
+ * The committed ctime of each path, null where there is no such name: what
+ * an open compares with the version its client holds (fs/content-stamps.ts).
+ * Directory alone, with none of lookupMany's joins to the size row and Xattr:
+ * measured alone, 8 connections, one name a statement, 60–74 µs of the
+ * server's CPU against 180.
+ */
+export async function ctimesOf(q: Queryable, paths: string[]): Promise<(Timespec | null)[]> {
+  if (paths.length === 0) return [];
+  const these = entriesIn(paths);
+  const rows = await q.rows<{ path: Buffer; ctime: string }>(`SELECT d.path, d.ctime FROM Directory d WHERE ${these.sql}`, these.params);
+  const find = byPath(rows);
+  return paths.map((path) => {
+    const r = find(path);
+    return r ? fromDecimal(r.ctime) : null;
   });
 }
 

@@ -100,6 +100,32 @@ describe('client cache across opens', () => {
     expect(await openRead('/u')).toEqual({ kept: false, text: 'SAME' });
   });
 
+  it('checks an unchanged file by its ctime alone, with no join to its blocks, and a changed one then in full', async () => {
+    await fs.writeFile('/cheap', 'same');
+    await fs.stat('/cheap');                        // the row is cached: the next open is not "fresh"
+    const sent: string[] = [];
+    const rowsOf = t.db.rows.bind(t.db);
+    t.db.rows = ((sql: string, ...rest: never[]) => { sent.push(sql); return rowsOf(sql, ...rest); }) as typeof t.db.rows;
+    try {
+      expect(await openRead('/cheap')).toEqual({ kept: true, text: 'same' });
+      // The open's one statement about the name (the read then fetches the blocks).
+      const aboutNames = () => sent.filter((q) => /FROM Directory/.test(q));
+      expect(aboutNames()).toHaveLength(1);
+      expect(aboutNames()[0]).toMatch(/d\.ctime FROM Directory d WHERE/);
+      expect(aboutNames()[0]).not.toMatch(/Localized_file|Parallel_file|Xattr/);
+      await writeAt('/cheap', 'SAME', 0, other);
+      await fs.stat('/cheap');
+      sent.length = 0;
+      expect(await openRead('/cheap')).toEqual({ kept: false, text: 'SAME' });
+      // The ctime differed: the full row, for the version this client holds now.
+      expect(aboutNames()).toHaveLength(2);
+      expect(aboutNames()[1]).toMatch(/FROM Directory d\s+LEFT JOIN Localized_file/);
+    } finally {
+      t.db.rows = rowsOf;
+    }
+    expect(await openRead('/cheap')).toEqual({ kept: true, text: 'SAME' });
+  });
+
   it('follows a file renamed while open, through this client', async () => {
     await fs.writeFile('/r1', 'before');
     const fd = await fs.open('/r1', fsc.O_RDWR);

@@ -1,8 +1,8 @@
 // Directory's statements (fs/sql/namespace.ts): the ones a commit uses to set
 // a file's times, which always set them and tell whether the file's ctime was
 // still the one expected, exactly (nanoseconds); and the statements for many
-// names at once (lookups, inserts, unlinks), each checked against the same
-// work done one name at a time.
+// names at once (lookups, committed ctimes, inserts, unlinks), each checked
+// against the same work done one name at a time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbosFs } from '../../../fs/dbosfs.js';
 import * as namespace from '../../../fs/sql/namespace.js';
@@ -125,6 +125,29 @@ describe('lookupMany', () => {
     // Each answer is what a lookup of that name alone returns.
     for (const [i, p] of asked.entries()) expect(many[i]).toEqual(await namespace.lookup(t.db, p));
     expect(many[7]!.target).toBe('/m/x');
+  });
+});
+
+describe('ctimesOf', () => {
+  it('answers each name\'s committed ctime, exactly, in one statement that reads Directory alone; null for missing names', async () => {
+    // lookupMany's test made these names.
+    const odd = "/m/%_'\"\\\n name";
+    await t.db.run('UPDATE Directory SET ctime = ? WHERE d_name = ? AND content = ?', ['1800000000.000000007', '/m', odd.slice(3)]);
+    const asked = [odd, '/missing', '/m/par/big', '/', odd];
+    const sent: string[] = [];
+    const rowsOf = t.db.rows.bind(t.db);
+    t.db.rows = ((sql: string, ...rest: never[]) => { sent.push(sql); return rowsOf(sql, ...rest); }) as typeof t.db.rows;
+    let ctimes;
+    try {
+      ctimes = await namespace.ctimesOf(t.db, asked);
+    } finally {
+      t.db.rows = rowsOf;
+    }
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).not.toMatch(/Localized_file|Parallel_file|Xattr/);
+    expect(ctimes[0]).toEqual({ sec: 1_800_000_000, nsec: 7 });
+    expect(ctimes[1]).toBeNull();
+    for (const [i, p] of asked.entries()) expect(ctimes[i]).toEqual((await namespace.lookup(t.db, p))?.ctime ?? null);
   });
 });
 

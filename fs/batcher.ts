@@ -1,11 +1,12 @@
 // Requests that arrive together go to the database together: lookups of
-// rows by key, inserts of new names, and unlinks. A FUSE daemon serving many clients
+// rows by key and of ctimes, inserts of new names, unlinks, and commits of
+// files' writes. A FUSE daemon serving many clients
 // receives their requests as separate callbacks in one turn of the event
 // loop; each statement costs the server and mysql2 several times what a row
 // does, so one statement per turn (up to `maxBatch` keys) instead of one per
 // request leaves both cores more room. A key asked for twice in one turn is
-// sent once (inserts and unlinks use a fresh object per request, so they
-// never merge).
+// sent once (inserts, unlinks and commits use a fresh object per request, so
+// they never merge).
 // A request never joins a statement already sent: that statement may have
 // read the row before the request was made. With `maxInFlight`, requests that
 // arrive while that many statements are out wait for one to finish and then

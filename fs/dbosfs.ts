@@ -18,7 +18,7 @@ import {
 import { DirTimes } from './dir-times.js';
 import { FsError, fsError, toFsError } from './errors.js';
 import { Identities } from './identity.js';
-import { DEFAULT_LIMITS, DirtyBudget, MAX_FILE_SIZE, OpenFile, truncateCommitted, type WriteBackLimits } from './open-file.js';
+import { commitAlone, commitMany, DEFAULT_LIMITS, DirtyBudget, MAX_FILE_SIZE, OpenFile, truncateCommitted, type Committer, type DataCommit, type WriteBackLimits } from './open-file.js';
 import { isWithin, joinPath, normalizePath, PATH_MAX, rebase, splitPath } from './paths.js';
 import {
   type Caller, mayChangeGroup, processCaller, requireAccess, requireMayRemove, requireOwner, R_OK, W_OK, X_OK,
@@ -99,6 +99,17 @@ type Inserting = { placed: namespace.Inserted | null } | { error: unknown };
  */
 const NAMES_IN_FLIGHT = 2;
 
+/** What committing one file's writes gave: whether nobody else had changed it, or the error for it alone. */
+type Committed = { ours: boolean } | { error: unknown };
+
+/**
+ * Commits of files' writes out at once; what arrives meanwhile waits and goes
+ * together, in one transaction (open-file.ts, commitMany). Commits larger
+ * than GROUP_COMMIT_BYTES go alone, so a group never waits behind a big one.
+ */
+const COMMITS_IN_FLIGHT = 2;
+const GROUP_COMMIT_BYTES = 256 * 1024;
+
 /** Handles stay below bit 29: the FUSE binding reads bits 29 and 30 of the number it is given as flags. */
 const MAX_HANDLE = 0x1fffffff;
 
@@ -112,6 +123,8 @@ export class DbosFs {
   private readonly inserts = new Batcher<NewName, Inserting>((names) => this.insertTogether(names), 32, NAMES_IN_FLIGHT);
   /** Names unlinked by many clients at once, in one transaction (a fresh object per request, as for inserts). */
   private readonly unlinks = new Batcher<{ path: string }, ContentType | null>((names) => this.unlinkTogether(names), 32, NAMES_IN_FLIGHT);
+  /** Small commits of different files at once, in one transaction. */
+  private readonly commits = new Batcher<DataCommit, Committed>((cs) => this.commitTogether(cs), 16, COMMITS_IN_FLIGHT);
   private readonly dirTimes: DirTimes;
   private readonly openFiles = new Map<string, OpenFile>();
   /** Versions of closed files' content as the client last saw them. */
@@ -453,6 +466,32 @@ export class DbosFs {
     }));
   }
 
+  /** An open file's commit: a small one joins whatever others go with it, a large one goes alone. */
+  private readonly commitData: Committer = async (c) => {
+    if (c.rows.reduce((n, r) => n + r.bytes.length, 0) > GROUP_COMMIT_BYTES) return commitAlone(this.db)(c);
+    const r = await this.commits.get(c);
+    if ('error' in r) throw r.error;
+    return r.ours;
+  };
+
+  /**
+   * Commits files' writes asked for in one turn in one transaction. If it
+   * fails (other than a deadlock, which the Db layer retries), nothing of it
+   * was stored, and each commits alone for its own answer. One goes alone
+   * anyway: the shared transaction's shape costs more for one file.
+   */
+  private async commitTogether(cs: DataCommit[]): Promise<Committed[]> {
+    if (cs.length > 1) {
+      try {
+        return (await commitMany(this.db, cs)).map((ours) => ({ ours }));
+      } catch (e) {
+        if (isUnavailable(e)) throw e;
+      }
+    }
+    const alone = commitAlone(this.db);
+    return Promise.all(cs.map((c) => alone(c).then((ours): Committed => ({ ours }), (error: unknown): Committed => ({ error }))));
+  }
+
   /**
    * Unlinks names asked for in one turn: one alone by the fs_unlink
    * procedure (the cheaper statement), several in one transaction. A name
@@ -670,7 +709,8 @@ export class DbosFs {
     let f = this.openFiles.get(e.path);
     if (!f) {
       f = new OpenFile(this.db, { path: e.path, placement: e.placement, pKey: e.pKey, owner: e.owner }, e.blockSize, e.size, this.budget, now,
-        (path, stamp) => stamp ? this.cache.update(path, (c) => ({ ...c, size: stamp.size, mtime: stamp.ctime, ctime: stamp.ctime })) : this.cache.drop(path));
+        (path, stamp) => stamp ? this.cache.update(path, (c) => ({ ...c, size: stamp.size, mtime: stamp.ctime, ctime: stamp.ctime })) : this.cache.drop(path),
+        this.commitData);
       f.contentStamp = seen;
       this.openFiles.set(e.path, f);
     } else if (!cacheValid) {

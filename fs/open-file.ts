@@ -129,6 +129,8 @@ export class OpenFile {
      * cached elsewhere are stale, read again.
      */
     private readonly onCommit: (path: string, stamp: ContentStamp | null) => void = () => undefined,
+    /** How this file's buffered writes commit: alone, or with other files' (DbosFs). */
+    private readonly commit: Committer = commitAlone(db),
   ) {
     this.dbSize = size;
   }
@@ -499,9 +501,12 @@ export class OpenFile {
       if (len > 0) rows.push({ no, bytes: blk.data.subarray(0, len) });
     }
     const time = this.pendingTime;
+    const expectedCtime = this.contentStamp?.ctime;
     // Nobody else changed the file since the client saw this stamp: then what
     // the client holds plus these writes (which went through it) is what commits.
-    const onlyOurs = await commitWithTimes(this.db, blocks.blockWrites(this.loc, rows, size), this.path, time, this.contentStamp?.ctime, 60_000);
+    const onlyOurs = time
+      ? await this.commit({ loc: this.loc, rows, size, time, expectedCtime })
+      : await commitWithTimes(this.db, blocks.blockWrites(this.loc, rows, size), this.path, null, expectedCtime, 60_000);
     this.contentStamp = time && onlyOurs ? { ctime: time, size } : null;
     this.onCommit(this.path, this.contentStamp);
     this.dbSize = size;
@@ -543,6 +548,40 @@ export async function truncateCommitted(
 ): Promise<boolean> {
   const statements = [...(size < oldSize ? blocks.cutAt(loc, size, blockSize) : []), ...blocks.blockWrites(loc, [], size)];
   return commitWithTimes(db, statements, loc.path, time, ifCtime, 600_000);
+}
+
+/** A commit of one file's buffered writes: its blocks and size, and its mtime and ctime set to `time`. */
+export interface DataCommit {
+  loc: blocks.FileLocation;
+  rows: blocks.Block[];
+  size: number;
+  time: Timespec;
+  /** The ctime the file had when this client last saw it, if known. */
+  expectedCtime?: Timespec;
+}
+
+/** Commits a file's writes; answers whether its ctime was still the one expected (nobody else changed it). */
+export type Committer = (c: DataCommit) => Promise<boolean>;
+
+/** A commit in a transaction of its own. */
+export function commitAlone(db: Db): Committer {
+  return (c) => commitWithTimes(db, blocks.blockWrites(c.loc, c.rows, c.size), c.loc.path, c.time, c.expectedCtime, 60_000);
+}
+
+/**
+ * Several files' commits (no file twice) in one transaction: their Directory
+ * rows locked and their ctimes read, their blocks and size rows in one upsert
+ * per table, their times in one UPDATE. Answers each as commitAlone would.
+ * Measured alone (8 connections, one 2 KiB block a file): 180–209 µs of the
+ * server's CPU per file with four files a transaction and 157–166 with
+ * eight, against 317–336 alone; with one file this shape costs more (about
+ * 465), so a lone commit goes by commitAlone.
+ */
+export async function commitMany(db: Db, cs: DataCommit[]): Promise<boolean[]> {
+  const times = namespace.commitTimesMany(cs.map((c) => ({ path: c.loc.path, time: c.time, expectedCtime: c.expectedCtime })));
+  const writes = blocks.blockWritesOf(cs.map((c) => ({ f: c.loc, blocks: c.rows, size: c.size })));
+  const rows = await db.readThenChange<{ path: Buffer; ctime: string }>(times.read, [...writes, ...times.statements], { timeoutMs: 60_000 });
+  return times.onlyOurs(rows);
 }
 
 /**

@@ -45,40 +45,56 @@ export async function readBlocks(q: Queryable, f: FileLocation, from: number, to
   return rows.map((r) => ({ no: Number(r.block_no), bytes: r.bytes }));
 }
 
+/** What one file's commit writes: its blocks and its size. */
+export interface FileWrite {
+  f: FileLocation;
+  blocks: Block[];
+  size: number;
+}
+
 /**
  * The multi-row upserts that write blocks and the file's size row. Callers run
  * them in one transaction with the Directory time update (Db.atomically), so a
  * crash leaves either the old file or the new one.
  */
 export function blockWrites(f: FileLocation, blocks: Block[], size: number): Statement[] {
-  const localized = f.placement === 'localized';
-  const columns = localized ? '(f_name, f_owner, block_no, bytes, f_size, p_key)' : '(f_name, f_owner, block_no, bytes, f_size)';
-  const row = localized ? '(?, ?, ?, ?, ?, ?)' : '(?, ?, ?, ?, ?)';
+  return blockWritesOf([{ f, blocks, size }]);
+}
+
+/** blockWrites of several files: one upsert per table, cut where a statement would pass MAX_STATEMENT_BYTES. */
+export function blockWritesOf(files: FileWrite[]): Statement[] {
   const statements: Statement[] = [];
-  let values: string[] = [];
-  let params: Param[] = [];
-  let bytes = 0;
-  const cut = () => {
-    statements.push({
-      sql: `INSERT INTO ${TABLE[f.placement]} ${columns} VALUES ${values.join(', ')}
-            ON DUPLICATE KEY UPDATE bytes = VALUES(bytes), f_size = VALUES(f_size)`,
-      params,
-    });
-    values = [];
-    params = [];
-    bytes = 0;
-  };
-  for (const b of blocks) {
-    if (bytes + b.bytes.length > MAX_STATEMENT_BYTES && values.length > 0) cut();
-    values.push(row);
-    params.push(f.path, null, b.no, b.bytes, null);
-    if (localized) params.push(f.pKey);
-    bytes += b.bytes.length;
+  for (const placement of ['localized', 'parallel'] as const) {
+    const localized = placement === 'localized';
+    const columns = localized ? '(f_name, f_owner, block_no, bytes, f_size, p_key)' : '(f_name, f_owner, block_no, bytes, f_size)';
+    const row = localized ? '(?, ?, ?, ?, ?, ?)' : '(?, ?, ?, ?, ?)';
+    let values: string[] = [];
+    let params: Param[] = [];
+    let bytes = 0;
+    const cut = () => {
+      statements.push({
+        sql: `INSERT INTO ${TABLE[placement]} ${columns} VALUES ${values.join(', ')}
+              ON DUPLICATE KEY UPDATE bytes = VALUES(bytes), f_size = VALUES(f_size)`,
+        params,
+      });
+      values = [];
+      params = [];
+      bytes = 0;
+    };
+    for (const { f, blocks, size } of files.filter((w) => w.f.placement === placement)) {
+      for (const b of blocks) {
+        if (bytes + b.bytes.length > MAX_STATEMENT_BYTES && values.length > 0) cut();
+        values.push(row);
+        params.push(f.path, null, b.no, b.bytes, null);
+        if (localized) params.push(f.pKey);
+        bytes += b.bytes.length;
+      }
+      values.push(row);
+      params.push(f.path, f.owner, SIZE_ROW, null, size);
+      if (localized) params.push(f.pKey);
+    }
+    if (values.length > 0) cut();
   }
-  values.push(row);
-  params.push(f.path, f.owner, SIZE_ROW, null, size);
-  if (localized) params.push(f.pKey);
-  cut();
   return statements;
 }
 

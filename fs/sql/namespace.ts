@@ -6,7 +6,7 @@ import type { Db, Param, Queryable, Statement } from '../../schema/db.js';
 import type { ContentType, DirEntry, Placement } from '../attrs.js';
 import { keyOf } from '../../schema/ddl/fs.js';
 import { splitPath } from '../paths.js';
-import { fromDecimal, toDecimal, type Timespec } from '../time.js';
+import { compareTime, fromDecimal, toDecimal, type Timespec } from '../time.js';
 
 /** A Directory row, with the file's size from its block −1 row. */
 export interface Entry {
@@ -102,6 +102,19 @@ function entriesIn(paths: string[]): { sql: string; params: string[] } {
   const slots = slotsFor(paths.length);
   for (let i = paths.length; i < slots; i++) params.push(params[params.length - 2], params[params.length - 1]);
   return { sql: `(d.d_name, d.content) IN (${Array(slots).fill('(?, ?)').join(', ')})`, params };
+}
+
+/**
+ * The entries at `paths` (no path twice) found by their unique key, and its
+ * parameters: a locking read through it locks those rows only, where one
+ * through the listing index would also lock the gaps beside them. The full
+ * names guard against two names with one key.
+ */
+function entriesByKey(paths: string[]): { sql: string; params: string[] } {
+  return {
+    sql: `d.e_key IN (${paths.map(() => keyOf('CONCAT(?, 0x00, ?)')).join(', ')}) AND d.path IN (${paths.map(() => '?').join(', ')})`,
+    params: [...parentsAndNames(paths), ...paths],
+  };
 }
 
 /**
@@ -313,10 +326,7 @@ export async function unlinkEntry(q: Queryable, path: string): Promise<ContentTy
  * xattrs and rows are removed. Answers each name as unlinkEntry does.
  */
 export async function unlinkMany(db: Db, paths: string[]): Promise<(ContentType | null)[]> {
-  const names = parentsAndNames(paths);
-  const params = [...names, ...paths];
-  // The key finds the rows; the full names guard against a key collision.
-  const these = `d.e_key IN (${paths.map(() => keyOf('CONCAT(?, 0x00, ?)')).join(', ')}) AND d.path IN (${paths.map(() => '?').join(', ')})`;
+  const { sql: these, params } = entriesByKey(paths);
   // Rows keyed by a file's name (blocks, xattrs) of the names removed that
   // are of `kinds`: joined in that order, by key, however few rows a table has.
   const rowsOf = (table: string, index: string, kinds: string): Statement => ({
@@ -388,6 +398,42 @@ export function commitTimes(path: string, time: Timespec, expectedCtime: Timespe
       { ...otherwise, sql: `${otherwise.sql} AND ROW_COUNT() = 0` },
     ],
     onlyOurs: (matched) => matched[0] > 0,
+  };
+}
+
+/**
+ * commitTimes for several files whose commits share one transaction: first a
+ * locking read of their ctimes (so the transaction takes their Directory rows
+ * before their blocks, in key order), then one UPDATE that sets each file's
+ * mtime and ctime to its own commit's time. Both find the rows by their
+ * unique key, so they lock no gaps that creates would wait for. onlyOurs tells, from the read's
+ * rows, whether each file's ctime was exactly the one expected.
+ */
+export function commitTimesMany(files: { path: string; time: Timespec; expectedCtime?: Timespec }[]): {
+  read: Statement; statements: Statement[]; onlyOurs(rows: { path: Buffer; ctime: string }[]): boolean[];
+} {
+  const these = entriesByKey(files.map((f) => f.path));
+  const values = files.map(({ path, time }) => {
+    const { parent, name } = splitPath(path);
+    return [parent, name, toDecimal(time)];
+  });
+  const first = 'SELECT ? AS parent, ? AS name, ? AS t';
+  const rest = 'SELECT ?, ?, ?';
+  return {
+    read: { sql: `SELECT d.path, d.ctime FROM Directory d WHERE ${these.sql} FOR UPDATE`, params: these.params },
+    statements: [{
+      sql: `UPDATE Directory d JOIN (${[first, ...Array(files.length - 1).fill(rest)].join(' UNION ALL ')}) v
+               ON d.e_key = ${keyOf('CONCAT(v.parent, 0x00, v.name)')} AND d.d_name = v.parent AND d.content = v.name
+               SET d.mtime = v.t, d.ctime = v.t`,
+      params: values.flat(),
+    }],
+    onlyOurs: (rows) => {
+      const find = byPath(rows);
+      return files.map(({ path, expectedCtime }) => {
+        const r = find(path);
+        return expectedCtime !== undefined && r !== undefined && compareTime(fromDecimal(r.ctime), expectedCtime) === 0;
+      });
+    },
   };
 }
 

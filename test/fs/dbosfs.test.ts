@@ -517,6 +517,99 @@ describe('attributes', () => {
     expect(await rows('SELECT COUNT(*) AS n FROM Localized_file WHERE f_name >= ? AND f_name < ?', ['/ub/', '/ub0'])).toEqual([{ n: 0 }]);
   });
 
+  it('commits the writes of many files closed at once in one transaction, each with its own bytes, size, times and version', async () => {
+    await fs.mkdir('/gc', 0o755);
+    await fs.mkdir('/gc/par', 0o755);
+    await fs.setxattr('/gc/par', 'user.dbos.placement', Buffer.from('parallel'));
+    const names = ["/gc/%_'\"\\\n odd", '/gc/a', '/gc/b', '/gc/c', '/gc/par/p1', '/gc/par/p2'];
+    for (const p of names) await fs.writeFile(p, Buffer.from('old content'));
+    const fds = await Promise.all(names.map((p) => fs.open(p, fsc.O_RDWR)));
+    // Another client changes /gc/b while this one has it open: this client's version of it is no longer current.
+    const other = await DbosFs.open(t.db);
+    try {
+      const ofd = await other.open('/gc/b', fsc.O_WRONLY);
+      await other.write(ofd, Buffer.from('OTHER'), 0);
+      await other.release(ofd);
+    } finally {
+      await other.close();
+    }
+    await Promise.all(fds.map((fd, i) => fs.write(fd, Buffer.from(`new ${i}`.repeat(i + 1)), 2)));
+    const sent: string[] = [];
+    const spied = { readThenChange: t.db.readThenChange.bind(t.db), atomically: t.db.atomically.bind(t.db) };
+    t.db.readThenChange = ((...args: never[]) => { sent.push('together'); return spied.readThenChange(...args); }) as typeof t.db.readThenChange;
+    t.db.atomically = ((...args: never[]) => { sent.push('alone'); return spied.atomically(...args); }) as typeof t.db.atomically;
+    const before = Date.now() / 1000;
+    try {
+      await Promise.all(fds.map((fd) => fs.release(fd)));
+      sent.push('then one');
+      const fd = await fs.open('/gc/a', fsc.O_WRONLY);
+      await fs.write(fd, Buffer.from('A'), 0);
+      await fs.release(fd);
+    } finally {
+      Object.assign(t.db, spied);
+    }
+    // The closes of one turn go together; a later lone one goes alone.
+    expect(sent).toEqual(['together', 'then one', 'alone']);
+    // Each file's version, before anything here opens them again: kept where
+    // only this client wrote, not for /gc/b.
+    const kept = async (p: string) => {
+      const fd = await fs.open(p, fsc.O_RDONLY);
+      const valid = fs.clientCacheValid(fd);
+      await fs.release(fd);
+      return valid;
+    };
+    expect(await Promise.all(names.map(kept))).toEqual([true, true, false, true, true, true]);
+    /** `base` with `data` written at `pos`, grown as a file grows. */
+    const written = (base: string, data: string, pos: number) => {
+      const out = Buffer.alloc(Math.max(base.length, pos + data.length));
+      Buffer.from(base).copy(out);
+      Buffer.from(data).copy(out, pos);
+      return out.toString();
+    };
+    for (const [i, p] of names.entries()) {
+      let expected = written(i === 2 ? 'OTHERontent' : 'old content', `new ${i}`.repeat(i + 1), 2);
+      if (p === '/gc/a') expected = written(expected, 'A', 0);
+      expect([p, (await fs.readFile(p)).toString()]).toEqual([p, expected]);
+      const st = await fs.getattr(p);
+      expect(st.size).toBe(expected.length);
+      expect(st.mtime.sec + st.mtime.nsec / 1e9).toBeGreaterThanOrEqual(Math.floor(before));
+      expect(st.ctime).toEqual(st.mtime);
+    }
+  });
+
+  it('commits each file alone, each with its own answer, when the shared transaction fails', async () => {
+    await fs.mkdir('/gf', 0o755);
+    const names = ['/gf/a', '/gf/b', '/gf/c', '/gf/d'];
+    for (const p of names) await fs.writeFile(p, Buffer.from('....'));
+    const fds = await Promise.all(names.map((p) => fs.open(p, fsc.O_WRONLY)));
+    await Promise.all(fds.map((fd, i) => fs.write(fd, Buffer.from(String(i)), 0)));
+    const spied = { readThenChange: t.db.readThenChange.bind(t.db), atomically: t.db.atomically.bind(t.db) };
+    const sent: string[] = [];
+    t.db.readThenChange = (() => {
+      sent.push('together');
+      return Promise.reject(Object.assign(new Error('the shared transaction failed'), { code: 'ER_SOMETHING' }));
+    }) as typeof t.db.readThenChange;
+    t.db.atomically = ((statements: { params: unknown[] }[], ...rest: never[]) => {
+      sent.push('alone');
+      // The commit of /gf/c fails on its own.
+      if (statements.some((st) => st.params.includes('/gf/c'))) return Promise.reject(Object.assign(new Error('c failed'), { code: 'ER_SOMETHING' }));
+      return spied.atomically(statements as never, ...rest);
+    }) as typeof t.db.atomically;
+    let answers;
+    try {
+      answers = await Promise.all(fds.map((fd) => fs.release(fd).then(() => 'ok', (e) => e.code)));
+    } finally {
+      Object.assign(t.db, spied);
+    }
+    expect(sent).toEqual(['together', 'alone', 'alone', 'alone', 'alone']);
+    expect(answers).toEqual(['ok', 'ok', 'EIO', 'ok']);
+    expect(await Promise.all(names.map(async (p) => (await rows(
+      'SELECT CAST(bytes AS CHAR) AS b FROM Localized_file WHERE f_name = ? AND block_no = 0', [p]))[0]?.b))).toEqual(['0...', '1...', '....', '3...']);
+    // The failed close kept /gf/c's write for the flusher; a sync commits it.
+    await fs.sync();
+    expect((await fs.readFile('/gf/c')).toString()).toBe('2...');
+  });
+
   it('reports a directory\'s new mtime while its coalesced write is in flight and after it lands', async () => {
     // rsync found this: it stats each directory after the last rename into it
     // and sets the times only if they differ from the source's.

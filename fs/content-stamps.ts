@@ -3,9 +3,10 @@
 // keeps across an open only when told to (keep_cache). A version is the
 // file's committed ctime: every write, truncate or attribute change, from any
 // client, moves it (a commit's check that nobody else changed the file reads
-// it too). The size rides along for the attributes a commit leaves. The shim records the version its client saw
-// (at open, and after each of its own commits, whose bytes went through that
-// cache) and compares it with the committed row at the next open.
+// it too). The size rides along for the attributes a commit leaves. The shim
+// records the version its client saw (at open, and after each of its own
+// commits, whose bytes went through that cache) and compares it with the
+// committed ctime at the next open.
 import type { Entry } from './sql/namespace.js';
 import { compareTime, type Timespec } from './time.js';
 

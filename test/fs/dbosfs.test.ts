@@ -577,6 +577,40 @@ describe('attributes', () => {
     }
   });
 
+  it('keeps each shared commit small enough for one text round trip, and commits a large one alone', async () => {
+    await fs.mkdir('/gs', 0o755);
+    const names = Array.from({ length: 6 }, (_, i) => `/gs/f${i}`);
+    for (const p of names) await fs.writeFile(p, Buffer.from('-'));
+    await fs.writeFile('/gs/big', Buffer.from('-'));
+    const fds = await Promise.all([...names, '/gs/big'].map((p) => fs.open(p, fsc.O_WRONLY)));
+    // Six commits of 20,000 bytes (five 4 KiB blocks) and one of 40,000.
+    await Promise.all(fds.map((fd, i) => fs.write(fd, Buffer.alloc(i < 6 ? 20_000 : 40_000, 65 + i), 0)));
+    const spied = { readThenChange: t.db.readThenChange.bind(t.db), atomically: t.db.atomically.bind(t.db), tx: t.db.tx.bind(t.db) };
+    const together: number[] = [];
+    const blockBytes = (statements: { params: unknown[] }[]) =>
+      statements.reduce((n, st) => n + st.params.reduce<number>((m, p) => m + (Buffer.isBuffer(p) ? p.length : 0), 0), 0);
+    let alone = 0;
+    let prepared = 0;
+    t.db.readThenChange = ((read: { params: unknown[] }, changes: { params: unknown[] }[], ...rest: never[]) => {
+      together.push(blockBytes(changes));
+      return spied.readThenChange(read as never, changes as never, ...rest);
+    }) as typeof t.db.readThenChange;
+    t.db.atomically = ((...args: never[]) => { alone++; return spied.atomically(...args); }) as typeof t.db.atomically;
+    t.db.tx = ((...args: never[]) => { prepared++; return spied.tx(...args); }) as typeof t.db.tx;
+    try {
+      await Promise.all(fds.map((fd) => fs.release(fd)));
+    } finally {
+      Object.assign(t.db, spied);
+    }
+    // 120,000 bytes of small commits: two files a transaction, each under 48 KiB.
+    expect(together).toEqual([40_000, 40_000, 40_000]);
+    expect(alone).toBe(1);                    // the 40,000-byte commit
+    expect(prepared).toBe(0);                 // every transaction went as one round trip
+    for (const [i, p] of [...names, '/gs/big'].entries()) {
+      expect((await fs.readFile(p)).equals(Buffer.alloc(i < 6 ? 20_000 : 40_000, 65 + i))).toBe(true);
+    }
+  });
+
   it('commits each file alone, each with its own answer, when the shared transaction fails', async () => {
     await fs.mkdir('/gf', 0o755);
     const names = ['/gf/a', '/gf/b', '/gf/c', '/gf/d'];

@@ -22,6 +22,18 @@ const setCtime = (ctime: string) => t.db.run('UPDATE Directory SET ctime = ? WHE
 const times = async () => (await t.db.rows<{ m: string; c: string }>(
   'SELECT CAST(mtime AS CHAR) AS m, CAST(ctime AS CHAR) AS c FROM Directory WHERE d_name = ? AND content = ?', ['/', 'f']))[0];
 
+/** What `work` answers, and the SQL of each query it sent through t.db.rows. */
+async function withQueries<T>(work: () => Promise<T>): Promise<{ result: T; sent: string[] }> {
+  const sent: string[] = [];
+  const rowsOf = t.db.rows.bind(t.db);
+  t.db.rows = ((sql: string, ...rest: never[]) => { sent.push(sql); return rowsOf(sql, ...rest); }) as typeof t.db.rows;
+  try {
+    return { result: await work(), sent };
+  } finally {
+    t.db.rows = rowsOf;
+  }
+}
+
 async function commit(expected?: { sec: number; nsec: number }): Promise<boolean> {
   const c = namespace.commitTimes('/f', { sec: 1_800_000_000, nsec: 5 }, expected);
   return c.onlyOurs(await t.db.atomically(c.statements));
@@ -101,15 +113,7 @@ describe('lookupMany', () => {
     }
     // Three existing names and two missing ones: five, padded to eight in the statement.
     const asked = ['/m/par/big', '/missing', ...odd, '/m/%_missing', '/', '/m/link', odd[0]];
-    const sent: string[] = [];
-    const rowsOf = t.db.rows.bind(t.db);
-    t.db.rows = ((sql: string, ...rest: never[]) => { sent.push(sql); return rowsOf(sql, ...rest); }) as typeof t.db.rows;
-    let many;
-    try {
-      many = await namespace.lookupMany(t.db, asked);
-    } finally {
-      t.db.rows = rowsOf;
-    }
+    const { result: many, sent } = await withQueries(() => namespace.lookupMany(t.db, asked));
     expect(sent).toHaveLength(1);
     expect(many.map((e) => e && [e.path, e.type, e.size, e.hasXattrs, e.placement])).toEqual([
       ['/m/par/big', 'file', 70_000, false, 'parallel'],
@@ -134,15 +138,7 @@ describe('ctimesOf', () => {
     const odd = "/m/%_'\"\\\n name";
     await t.db.run('UPDATE Directory SET ctime = ? WHERE d_name = ? AND content = ?', ['1800000000.000000007', '/m', odd.slice(3)]);
     const asked = [odd, '/missing', '/m/par/big', '/', odd];
-    const sent: string[] = [];
-    const rowsOf = t.db.rows.bind(t.db);
-    t.db.rows = ((sql: string, ...rest: never[]) => { sent.push(sql); return rowsOf(sql, ...rest); }) as typeof t.db.rows;
-    let ctimes;
-    try {
-      ctimes = await namespace.ctimesOf(t.db, asked);
-    } finally {
-      t.db.rows = rowsOf;
-    }
+    const { result: ctimes, sent } = await withQueries(() => namespace.ctimesOf(t.db, asked));
     expect(sent).toHaveLength(1);
     expect(sent[0]).not.toMatch(/Localized_file|Parallel_file|Xattr/);
     expect(ctimes[0]).toEqual({ sec: 1_800_000_000, nsec: 7 });

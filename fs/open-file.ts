@@ -1,7 +1,8 @@
 // One open regular file: its location in the file tables, its size, and a
 // write-back buffer of dirty blocks shared by every handle on it in this
 // process. Writes land in the buffer; flush() commits the dirty blocks, the
-// size row and the new mtime/ctime in one transaction. The shim flushes on
+// size row and the new mtime/ctime in one transaction (which the shim may
+// share with other files' small commits: commitMany). The shim flushes on
 // close (close-to-open consistency, as NFS), on fsync, when the buffer passes
 // its limit, and when it has been dirty for a while.
 // Committed blocks read or written here are kept while the file is open, and

@@ -11,11 +11,23 @@
 // read the row before the request was made. With `maxInFlight`, requests that
 // arrive while that many statements are out wait for one to finish and then
 // go together (group commit): under load the batches grow, and a lone request
-// still goes at once.
+// still goes at once. With a weight per key, a statement also stops short of
+// `maxWeight` (a lone key heavier than that still goes, alone).
 
 interface Waiter<V> {
   resolve(v: V): void;
   reject(e: unknown): void;
+}
+
+/** How much goes in one statement, and how many statements may be out at once. */
+export interface BatchLimits<K> {
+  /** Keys in one statement (default 32). */
+  maxBatch?: number;
+  /** Statements out at once (default unlimited). */
+  maxInFlight?: number;
+  /** Each key's weight (say, its bytes), and the most one statement carries. */
+  weightOf?: (key: K) => number;
+  maxWeight?: number;
 }
 
 export class Batcher<K, V> {
@@ -25,8 +37,14 @@ export class Batcher<K, V> {
   /** Statements sent so far (a counter, for tests). */
   sent = 0;
 
+  private readonly maxBatch: number;
+  private readonly maxInFlight: number;
+
   /** `fetch` answers its keys in order. */
-  constructor(private readonly fetch: (keys: K[]) => Promise<V[]>, private readonly maxBatch = 32, private readonly maxInFlight = Infinity) {}
+  constructor(private readonly fetch: (keys: K[]) => Promise<V[]>, private readonly limits: BatchLimits<K> = {}) {
+    this.maxBatch = limits.maxBatch ?? 32;
+    this.maxInFlight = limits.maxInFlight ?? Infinity;
+  }
 
   get(key: K): Promise<V> {
     return new Promise<V>((resolve, reject) => {
@@ -47,7 +65,7 @@ export class Batcher<K, V> {
   private flush(): void {
     this.scheduled = false;
     while (this.pending.size > 0 && this.inFlight < this.maxInFlight) {
-      const batch = [...this.pending].slice(0, this.maxBatch);
+      const batch = this.nextBatch();
       for (const [key] of batch) this.pending.delete(key);
       this.sent++;
       this.inFlight++;
@@ -60,5 +78,19 @@ export class Batcher<K, V> {
         if (this.pending.size > 0) this.schedule();
       });
     }
+  }
+
+  /** The pending keys that go in the next statement, oldest first, within the limits. */
+  private nextBatch(): [K, Waiter<V>[]][] {
+    const { weightOf, maxWeight = Infinity } = this.limits;
+    const batch: [K, Waiter<V>[]][] = [];
+    let weight = 0;
+    for (const entry of this.pending) {
+      const w = weightOf ? weightOf(entry[0]) : 0;
+      if (batch.length === this.maxBatch || (batch.length > 0 && weight + w > maxWeight)) break;
+      batch.push(entry);
+      weight += w;
+    }
+    return batch;
   }
 }

@@ -5,7 +5,7 @@
 // an FsError with an errno code.
 import { constants as fsc, statfsSync } from 'node:fs';
 import type { Db } from '../schema/db.js';
-import { isDuplicateKey, isUnavailable } from '../schema/db.js';
+import { isDuplicateKey, isUnavailable, ONE_TRIP_BYTES } from '../schema/db.js';
 import { readMeta, requireCurrentSchema, DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE } from '../schema/migrations.js';
 import type { Logger } from '../schema/log.js';
 import { AttrCache } from './attr-cache.js';
@@ -106,17 +106,32 @@ type Committed = { ours: boolean } | { error: unknown };
  * Commits of files' writes out at once; what arrives meanwhile waits and goes
  * together, in one transaction (open-file.ts, commitMany). Only commits of up
  * to GROUP_COMMIT_BYTES join, and a transaction carries at most
- * GROUP_BYTES of blocks: it then goes as one multi-statement text round trip
- * (schema/db.ts). Larger ones would go as prepared statements, and each
- * count of rows is a statement shape that mysql2 caches on every connection:
- * with 256 KiB commits in groups, the daemon's peak RSS in the benchmark
- * doubled (222 to 487 MiB in Figure 10a, 779 to 1,120 over the run).
+ * GROUP_BYTES of blocks: with its statements' text it stays within what
+ * Db sends as one multi-statement text round trip. Larger ones would go as
+ * prepared statements, and each count of rows is a statement shape that
+ * mysql2 caches on every connection: with 256 KiB commits in groups, the
+ * daemon's peak RSS in the benchmark doubled (222 to 487 MiB in Figure 10a,
+ * 779 to 1,120 over the run).
  */
 const COMMITS_IN_FLIGHT = 2;
 const GROUP_COMMIT_BYTES = 32 * 1024;
-const GROUP_BYTES = 48 * 1024;
+const GROUP_BYTES = ONE_TRIP_BYTES - 16 * 1024;
 
 const bytesOf = (c: DataCommit) => c.rows.reduce((n, r) => n + r.bytes.length, 0);
+
+/**
+ * `work` for each item, all at once except that items of one key go one
+ * after another, in their order; each gets its own answer, or `failed` of
+ * its own error.
+ */
+function eachInKeyOrder<T, R>(items: T[], keyOf: (item: T) => string, work: (item: T) => Promise<R>, failed: (e: unknown) => R): Promise<R[]> {
+  const lastFor = new Map<string, Promise<unknown>>();
+  return Promise.all(items.map((item) => {
+    const answer = (lastFor.get(keyOf(item)) ?? Promise.resolve()).then(() => work(item)).catch(failed);
+    lastFor.set(keyOf(item), answer);
+    return answer;
+  }));
+}
 
 /** Handles stay below bit 29: the FUSE binding reads bits 29 and 30 of the number it is given as flags. */
 const MAX_HANDLE = 0x1fffffff;
@@ -128,11 +143,13 @@ export class DbosFs {
   /** Committed ctimes, for the opens that check the version their client holds. */
   private readonly ctimes = new Batcher<string, Timespec | null>((paths) => namespace.ctimesOf(this.db, paths));
   /** Names (not directories) created by many clients at once, in one INSERT. */
-  private readonly inserts = new Batcher<NewName, Inserting>((names) => this.insertTogether(names), 32, NAMES_IN_FLIGHT);
+  private readonly inserts = new Batcher<NewName, Inserting>((names) => this.insertTogether(names), { maxInFlight: NAMES_IN_FLIGHT });
   /** Names unlinked by many clients at once, in one transaction (a fresh object per request, as for inserts). */
-  private readonly unlinks = new Batcher<{ path: string }, ContentType | null>((names) => this.unlinkTogether(names), 32, NAMES_IN_FLIGHT);
+  private readonly unlinks = new Batcher<{ path: string }, ContentType | null>((names) => this.unlinkTogether(names), { maxInFlight: NAMES_IN_FLIGHT });
   /** Small commits of different files at once, in one transaction. */
-  private readonly commits = new Batcher<DataCommit, Committed>((cs) => this.commitTogether(cs), 16, COMMITS_IN_FLIGHT);
+  private readonly commits = new Batcher<DataCommit, Committed>((cs) => this.commitTogether(cs), {
+    maxBatch: 16, maxInFlight: COMMITS_IN_FLIGHT, weightOf: bytesOf, maxWeight: GROUP_BYTES,
+  });
   private readonly dirTimes: DirTimes;
   private readonly openFiles = new Map<string, OpenFile>();
   /** Versions of closed files' content as the client last saw them. */
@@ -464,14 +481,8 @@ export class DbosFs {
         if (isUnavailable(e)) throw e;
       }
     }
-    const lastFor = new Map<string, Promise<Inserting>>();
-    return Promise.all(names.map(({ path, entry }) => {
-      const before = lastFor.get(path) ?? Promise.resolve();
-      const answer = before.then(() => namespace.insert(this.db, path, entry)).then(
-        (placed): Inserting => ({ placed }), (error: unknown): Inserting => ({ error }));
-      lastFor.set(path, answer);
-      return answer;
-    }));
+    return eachInKeyOrder(names, (n) => n.path,
+      async ({ path, entry }): Promise<Inserting> => ({ placed: await namespace.insert(this.db, path, entry) }), (error) => ({ error }));
   }
 
   /** An open file's commit: a small one joins whatever others go with it, a large one goes alone. */
@@ -491,17 +502,6 @@ export class DbosFs {
    * twice, its commits go alone, in order.)
    */
   private async commitTogether(cs: DataCommit[]): Promise<Committed[]> {
-    const groups: DataCommit[][] = [[]];
-    let bytes = 0;
-    for (const c of cs) {
-      if (bytes + bytesOf(c) > GROUP_BYTES && groups[groups.length - 1].length > 0) {
-        groups.push([]);
-        bytes = 0;
-      }
-      groups[groups.length - 1].push(c);
-      bytes += bytesOf(c);
-    }
-    if (groups.length > 1) return (await Promise.all(groups.map((g) => this.commitTogether(g)))).flat();
     if (cs.length > 1 && new Set(cs.map((c) => c.loc.path)).size === cs.length) {
       try {
         return (await commitMany(this.db, cs)).map((ours) => ({ ours }));
@@ -510,13 +510,7 @@ export class DbosFs {
       }
     }
     const alone = commitAlone(this.db);
-    const lastFor = new Map<string, Promise<unknown>>();
-    return Promise.all(cs.map((c) => {
-      const answer = (lastFor.get(c.loc.path) ?? Promise.resolve()).then(() => alone(c)).then(
-        (ours): Committed => ({ ours }), (error: unknown): Committed => ({ error }));
-      lastFor.set(c.loc.path, answer);
-      return answer;
-    }));
+    return eachInKeyOrder(cs, (c) => c.loc.path, async (c): Promise<Committed> => ({ ours: await alone(c) }), (error) => ({ error }));
   }
 
   /**

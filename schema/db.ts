@@ -19,7 +19,7 @@ export interface Statement {
  * multi-statement round trip; beyond it the text protocol's hex (twice the
  * bytes, parsed by the server) costs more than the round trips it saves.
  */
-const ONE_TRIP_BYTES = 64 * 1024;
+export const ONE_TRIP_BYTES = 64 * 1024;
 
 const ALLOW_BACKSLASH_ESCAPES = `SET SESSION sql_mode =
   TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))`;

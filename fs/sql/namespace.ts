@@ -406,8 +406,9 @@ export function commitTimes(path: string, time: Timespec, expectedCtime: Timespe
  * locking read of their ctimes (so the transaction takes their Directory rows
  * before their blocks, in key order), then one UPDATE that sets each file's
  * mtime and ctime to its own commit's time. Both find the rows by their
- * unique key, so they lock no gaps that creates would wait for. onlyOurs tells, from the read's
- * rows, whether each file's ctime was exactly the one expected.
+ * unique key, so they lock no gaps that creates would wait for. onlyOurs
+ * tells, from the read's rows, whether each file's ctime was exactly the one
+ * expected.
  */
 export function commitTimesMany(files: { path: string; time: Timespec; expectedCtime?: Timespec }[]): {
   read: Statement; statements: Statement[]; onlyOurs(rows: { path: Buffer; ctime: string }[]): boolean[];

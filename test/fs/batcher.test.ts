@@ -9,7 +9,7 @@ function recording(maxBatch?: number, delayMs = 5, maxInFlight?: number) {
     statements.push(keys);
     await new Promise((r) => setTimeout(r, delayMs));
     return keys.map((k) => k * 10);
-  }, maxBatch, maxInFlight);
+  }, { maxBatch, maxInFlight });
   return { b, statements };
 }
 
@@ -75,6 +75,14 @@ describe('Batcher', () => {
     expect(two.statements).toEqual([[1], [2], [3, 4]]);
   });
 
+  it('with a weight limit, ends a statement before the key that would pass it; a key heavier than the limit goes alone', async () => {
+    const statements: number[][] = [];
+    const b = new Batcher<number, number>(async (keys) => { statements.push(keys); return keys; }, { weightOf: (k) => k, maxWeight: 10 });
+    const keys = [4, 5, 2, 12, 3, 1];
+    expect(await Promise.all(keys.map((k) => b.get(k)))).toEqual(keys);
+    expect(statements).toEqual([[4, 5], [2], [12], [3, 1]]);
+  });
+
   it('gives a failed statement\'s error to every asker in it, and goes on afterwards', async () => {
     let fail = true;
     const b = new Batcher<number, number>(async (keys) => {
@@ -89,7 +97,7 @@ describe('Batcher', () => {
     await expect(throwing.get(1)).rejects.toThrow('bad statement');
     // A failed statement frees its place for what waited behind it.
     fail = true;
-    const limited = new Batcher<number, number>(async (keys) => { if (fail) { fail = false; throw new Error('once'); } return keys; }, 32, 1);
+    const limited = new Batcher<number, number>(async (keys) => { if (fail) { fail = false; throw new Error('once'); } return keys; }, { maxInFlight: 1 });
     const [a, c] = await Promise.allSettled([limited.get(1), new Promise((r) => setTimeout(r, 1)).then(() => limited.get(2))]);
     expect([a.status, c.status === 'fulfilled' && c.value]).toEqual(['rejected', 2]);
   });

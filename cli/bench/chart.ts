@@ -87,9 +87,15 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
   return out.join('\n');
 }
 
-/** Groups of bars: one group per label, one bar per series (null: not measured). */
-export function barChart(o: { title: string; yLabel: string; groups: string[]; series: { name: string; values: (number | null)[] }[]; log?: boolean }): string {
-  const y = scale(o.series.flatMap((s) => s.values.filter((v): v is number => v !== null)), !!o.log, PH, M.top, true);
+/**
+ * Groups of bars: one group per label, one bar per series (null: not
+ * measured). A bar's span, if given, is drawn as a whisker from its lowest to
+ * its highest round.
+ */
+export function barChart(o: {
+  title: string; yLabel: string; groups: string[]; series: { name: string; values: (number | null)[]; spans?: ([number, number] | null)[] }[]; log?: boolean;
+}): string {
+  const y = scale(o.series.flatMap((s) => [...s.values, ...(s.spans ?? []).flatMap((p) => p ?? [])].filter((v): v is number => v !== null)), !!o.log, PH, M.top, true);
   const out = frame(o.title, '', o.yLabel + (o.log ? ' (log scale)' : ''), y);
   const gw = PW / o.groups.length;
   const bw = (gw * 0.8) / o.series.length;
@@ -101,8 +107,17 @@ export function barChart(o: { title: string; yLabel: string; groups: string[]; s
       if (v === null || v === undefined || !(v > 0)) return;
       const x0 = M.left + gw * gi + gw * 0.1 + bw * si;
       const top = y.at(v);
-      out.push(`<rect x="${x0.toFixed(1)}" y="${top.toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(base - top).toFixed(1)}" fill="${COLORS[si % COLORS.length]}"/>`,
-        `<text x="${(x0 + bw / 2).toFixed(1)}" y="${(top - 4).toFixed(1)}" text-anchor="middle" font-size="10">${fmt(v)}</text>`);
+      const span = s.spans?.[gi];
+      const cx = (x0 + bw / 2).toFixed(1);
+      out.push(`<rect x="${x0.toFixed(1)}" y="${top.toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(base - top).toFixed(1)}" fill="${COLORS[si % COLORS.length]}"/>`);
+      if (span && span[0] < span[1]) {
+        const [lo, hi] = [y.at(span[0]).toFixed(1), y.at(span[1]).toFixed(1)];
+        out.push(`<line x1="${cx}" x2="${cx}" y1="${lo}" y2="${hi}" stroke="black"/>`,
+          `<line x1="${(x0 + bw / 4).toFixed(1)}" x2="${(x0 + (3 * bw) / 4).toFixed(1)}" y1="${hi}" y2="${hi}" stroke="black"/>`,
+          `<line x1="${(x0 + bw / 4).toFixed(1)}" x2="${(x0 + (3 * bw) / 4).toFixed(1)}" y1="${lo}" y2="${lo}" stroke="black"/>`);
+      }
+      const labelAt = Math.min(top, span ? y.at(span[1]) : top);
+      out.push(`<text x="${cx}" y="${(labelAt - 4).toFixed(1)}" text-anchor="middle" font-size="10">${fmt(v)}</text>`);
     });
   });
   out.push(...legend(o.series.map((s) => s.name)), '</svg>');

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { Db } from '../../schema/db.js';
 import { migrate } from '../../schema/migrations.js';
-import { EXPERIMENTS, runFsBench, type Experiment, type FsBenchParams, type FsBenchResults, type Measured, type PerTarget, type Rate } from '../../fs/bench/run.js';
+import { EXPERIMENTS, runFsBench, type Experiment, type FsBenchParams, type FsBenchResults, type Measured, type PerTarget, type Rate, type Stream } from '../../fs/bench/run.js';
+import { spanOf, versus } from '../../fs/bench/rounds.js';
 import { TARGET_NAMES, type TargetName } from '../../fs/bench/targets.js';
 import { barChart, lineChart } from './chart.js';
 import { describeMachine, machineMarkdown, mdTable, openReport, type Machine } from './report.js';
@@ -21,33 +22,37 @@ const C_SOURCES = {
   randBlocks: fileURLToPath(new URL('../../../fs/bench/c/randblocks.c', import.meta.url)),
 };
 
-/** The paper's scale; --quick and the flags scale it down. */
+/**
+ * The paper's scale; --quick and the flags scale it down. The paper gives no
+ * duration: each Figure 10 cell runs three rounds of 10 s (fs/bench/rounds.ts).
+ */
 const PAPER: FsBenchParams = {
-  experiments: [...EXPERIMENTS], clients: 40, filesPerClient: 100, fileBytes: 256 << 10, blockBytes: 2048, seconds: 20,
+  experiments: [...EXPERIMENTS], clients: 40, filesPerClient: 100, fileBytes: 256 << 10, blockBytes: 2048, seconds: 10, rounds: 3,
   createThreads: 40, createsPerThread: 500, durablePerThread: 50, analyticsFiles: 100_000,
   parallelClients: [1, 2, 4, 8, 16], parallelFileBytes: 64 << 20, parallelBlockBytes: 8192, seqBytes: 1 << 30,
 };
 const QUICK: Partial<FsBenchParams> = {
-  clients: 8, filesPerClient: 10, seconds: 5, createsPerThread: 50, durablePerThread: 10, analyticsFiles: 5000,
+  clients: 8, filesPerClient: 10, seconds: 3, createsPerThread: 50, durablePerThread: 10, analyticsFiles: 5000,
   parallelClients: [1, 2, 4], parallelFileBytes: 8 << 20, seqBytes: 128 << 20,
 };
 
 interface FsOptions {
-  quick?: boolean; only?: Experiment[]; clients?: number; filesPerClient?: number; seconds?: number; creates?: number;
+  quick?: boolean; only?: Experiment[]; clients?: number; filesPerClient?: number; seconds?: number; rounds?: number; creates?: number;
   analyticsFiles?: number; parallelClients?: number[]; parallelSize?: number; seqSize?: number; ext4Dir?: string; out?: string; db?: string;
 }
 
 export function registerFsBench(bench: Command): void {
   bench.command('fs')
     .description('the paper\'s filesystem experiments (Figures 10 and 11, Tables 1 and 2, sequential I/O) on ext4, bindfs, a null filesystem on dbos\'s FUSE binding, dbos through FUSE and through the shim')
-    .option('--quick', 'a small run (8 clients of 10 files, 5 s cells, 5,000 files for Table 2, 128 MiB sequential)')
+    .option('--quick', 'a small run (8 clients of 10 files, 3 s rounds, 5,000 files for Table 2, 128 MiB sequential)')
     .option('--only <experiments>', `a comma-separated subset of ${EXPERIMENTS.join(',')}`, listOf('--only', (v) => {
       if (!(EXPERIMENTS as readonly string[]).includes(v)) throw new CliError(`--only takes ${EXPERIMENTS.join(', ')} (got "${v}").`);
       return v as Experiment;
     }))
     .option('--clients <n>', 'Figure 10 clients (paper: 40)', wholeNumber('--clients', 1))
     .option('--files-per-client <n>', 'Figure 10 files per client (paper: 100)', wholeNumber('--files-per-client', 1))
-    .option('--seconds <s>', 'how long each Figure 10 cell runs', positiveSeconds('--seconds'))
+    .option('--seconds <s>', 'how long each round of a Figure 10 cell runs (default 10)', positiveSeconds('--seconds'))
+    .option('--rounds <n>', 'how many times each cell of Figure 10, Table 1 and the sequential runs is measured, targets taking turns; the report gives the median (default 3)', wholeNumber('--rounds', 1))
     .option('--creates <n>', 'Table 1 files per thread (40 threads)', wholeNumber('--creates', 1))
     .option('--analytics-files <n>', 'Table 2 files (default 100,000)', wholeNumber('--analytics-files', 1))
     .option('--parallel-clients <n>', 'Figure 11 client counts, comma-separated', listOf('--parallel-clients', wholeNumber('--parallel-clients', 1)))
@@ -62,7 +67,7 @@ export function registerFsBench(bench: Command): void {
       const base = { ...PAPER, ...(o.quick ? QUICK : {}) };
       const params: FsBenchParams = {
         ...base, experiments: o.only ?? base.experiments, clients: o.clients ?? base.clients, filesPerClient: o.filesPerClient ?? base.filesPerClient,
-        seconds: o.seconds ?? base.seconds, createsPerThread: o.creates ?? base.createsPerThread, analyticsFiles: o.analyticsFiles ?? base.analyticsFiles,
+        seconds: o.seconds ?? base.seconds, rounds: o.rounds ?? base.rounds, createsPerThread: o.creates ?? base.createsPerThread, analyticsFiles: o.analyticsFiles ?? base.analyticsFiles,
         parallelClients: o.parallelClients ?? base.parallelClients, parallelFileBytes: o.parallelSize ?? base.parallelFileBytes, seqBytes: o.seqSize ?? base.seqBytes,
       };
       const r = resolveTarget(o.db);
@@ -96,47 +101,56 @@ export function registerFsBench(bench: Command): void {
 }
 
 const mib = (b: number | null | undefined) => (b === null || b === undefined ? null : b / 2 ** 20);
-const ratio = (a?: number, b?: number) => (a && b ? a / b : null);
 const x = (v: number | null) => (v === null ? '—' : `${v.toFixed(2)}×`);
+const pct = (q: number) => `${(q * 100).toFixed(0)}%`;
 
 /** InnoDB pages read from disk during a dbos measurement: 0 means dbos ran from its buffer pool. */
 const pagesRead = (t: TargetName, m: { innodbPagesRead?: number | null }) => (t.startsWith('dbos') ? m.innodbPagesRead ?? null : '—');
 
+/** Each round's value of a measure, in the order run (one value when the run had one round). */
+const roundsOf = (rounds: number[] | undefined, median: number) => rounds ?? [median];
+const rateRounds = (r: Rate) => roundsOf(r.roundsOpsPerSecond, r.opsPerSecond);
+const streamRounds = (s: Stream) => roundsOf(s.roundsMibPerSecond, s.mibPerSecond);
+const listed = (xs: number[]) => xs.map((v) => (v >= 100 ? Math.round(v) : +v.toFixed(1))).join(' / ');
+
+const vsText = (v: ReturnType<typeof versus>, format: (q: number) => string) =>
+  (v === null ? '—' : v.low === v.high ? format(v.median) : `${format(v.median)} (rounds ${format(v.low)}–${format(v.high)})`);
+
 function rateTable<T extends Rate>(m: PerTarget<T>, avg = false): string {
-  const headers = avg ? ['target', 'ops/s', 'avg µs', 'peak RSS MiB', 'InnoDB pages read', 'vs bindfs'] : ['target', 'ops/s', 'median µs', 'p99 µs', 'peak RSS MiB', 'InnoDB pages read', 'vs bindfs'];
+  const latency = avg ? ['avg µs'] : ['median µs', 'p99 µs'];
+  const headers = ['target', 'ops/s', 'each round', ...latency, 'peak RSS MiB', 'InnoDB pages read', 'vs bindfs'];
   return mdTable(headers, TARGET_NAMES.filter((t) => m[t]).map((t) => {
     const r = m[t]!;
-    const vs = x(ratio(r.opsPerSecond, m.bindfs?.opsPerSecond));
-    return avg ? [t, Math.round(r.opsPerSecond), r.avgUs ?? null, mib(r.peakRssBytes), pagesRead(t, r), vs] : [t, Math.round(r.opsPerSecond), r.medianUs, r.p99Us, mib(r.peakRssBytes), pagesRead(t, r), vs];
+    const vs = vsText(m.bindfs ? versus(rateRounds(r), rateRounds(m.bindfs)) : null, x);
+    return [t, Math.round(r.opsPerSecond), listed(rateRounds(r)), ...(avg ? [r.avgUs ?? null] : [r.medianUs, r.p99Us]), mib(r.peakRssBytes), pagesRead(t, r), vs];
   }));
 }
 
 /** The issue's targets, each with the measured ratio and whether it is met. */
 function targetRows(r: FsBenchResults): (string | number | null)[][] {
   const rows: (string | number | null)[][] = [];
-  const pct = (q: number | null) => (q === null ? '—' : `${(q * 100).toFixed(0)}%`);
-  /** dbos-fuse against bindfs, and the ceiling: the binding alone (fuse-null) against bindfs. */
-  const half = <T>(label: string, m: PerTarget<T>, value: (v: T) => number) => {
-    const at = (t: TargetName) => (m[t] ? value(m[t]!) : undefined);
-    const q = ratio(at('dbos-fuse'), at('bindfs'));
-    const ceiling = ratio(at('fuse-null'), at('bindfs'));
-    rows.push([`${label}: dbos-fuse ≥ 50% of bindfs`, `${pct(q)} (the binding alone, fuse-null: ${pct(ceiling)})`, q === null ? '—' : q >= 0.5 ? 'yes' : 'no']);
+  /** dbos-fuse against bindfs, and the ceiling: the binding alone (fuse-null) against bindfs. Medians decide. */
+  const half = <T>(label: string, m: PerTarget<T>, rounds: (v: T) => number[]) => {
+    const vs = (t: TargetName) => (m[t] && m.bindfs ? versus(rounds(m[t]!), rounds(m.bindfs)) : null);
+    const q = vs('dbos-fuse');
+    const ceiling = vs('fuse-null');
+    rows.push([`${label}: dbos-fuse ≥ 50% of bindfs`, `${vsText(q, pct)}; the binding alone, fuse-null: ${vsText(ceiling, pct)}`, q === null ? '—' : q.median >= 0.5 ? 'yes' : 'no']);
   };
-  const ops = (v: Rate) => v.opsPerSecond;
-  if (r.fig10a) half('Figure 10a', r.fig10a, ops);
-  if (r.fig10b) half('Figure 10b', r.fig10b, ops);
-  if (r.creates) half('creates', r.creates, ops);
-  if (r.deletes) half('deletes', r.deletes, ops);
+  if (r.fig10a) half('Figure 10a', r.fig10a, rateRounds);
+  if (r.fig10b) half('Figure 10b', r.fig10b, rateRounds);
+  if (r.creates) half('creates', r.creates, rateRounds);
+  if (r.deletes) half('deletes', r.deletes, rateRounds);
   if (r.seq) {
-    half('sequential read', r.seq, (v) => v.read.mibPerSecond);
-    half('sequential write', r.seq, (v) => v.write.mibPerSecond);
+    half('sequential read', r.seq, (v) => streamRounds(v.read));
+    half('sequential write', r.seq, (v) => streamRounds(v.write));
   }
   if (r.durableCreates) {
     const d = r.durableCreates;
-    const best = Math.max(d['dbos-fuse']?.opsPerSecond ?? 0, d['dbos-shim']?.opsPerSecond ?? 0);
-    const q = ratio(d['dbos-fuse']?.opsPerSecond, d.ext4?.opsPerSecond);
-    const qs = ratio(d['dbos-shim']?.opsPerSecond, d.ext4?.opsPerSecond);
-    rows.push(['durable creates: dbos ≥ ext4 with fsync', `fuse ${x(q)}, shim ${x(qs)}`, d.ext4 && best >= d.ext4.opsPerSecond ? 'yes' : 'no']);
+    const vsExt4 = (t: TargetName) => (d[t] && d.ext4 ? versus(rateRounds(d[t]!), rateRounds(d.ext4)) : null);
+    const q = vsExt4('dbos-fuse');
+    const qs = vsExt4('dbos-shim');
+    const met = Math.max(q?.median ?? 0, qs?.median ?? 0) >= 1;
+    rows.push(['durable creates: dbos ≥ ext4 with fsync', `fuse ${vsText(q, x)}, shim ${vsText(qs, x)}`, d.ext4 ? (met ? 'yes' : 'no') : '—']);
   }
   if (r.table2) {
     const t = r.table2;
@@ -167,7 +181,7 @@ function fusePeaks(r: FsBenchResults): number[] {
 
 export function fsMarkdown(machine: Machine, p: FsBenchParams, r: FsBenchResults): string {
   const out = ['# dbos bench fs', '', machineMarkdown(machine), '', `Parameters: ${JSON.stringify(p)}.`, '',
-    'Targets: ext4 (a loop-mounted image), bindfs over that ext4 (FUSE passthrough in C), fuse-null (dbos\'s FUSE binding and mount options serving names and sizes from memory, no data and no database: the most dbos through FUSE could do here), dbos through its FUSE mount, dbos through the POSIX shim in the benchmark process (its RSS is the whole process). Figure 10 runs warm on every target (the files were just written); the page cache is emptied before every other read phase (MariaDB\'s buffer pool is not; "InnoDB pages read" counts what dbos read from disk). The command lines (fio, and the C programs for Figure 10 and Table 1) are in results.json.', '',
+    `Targets: ext4 (a loop-mounted image), bindfs over that ext4 (FUSE passthrough in C), fuse-null (dbos's FUSE binding and mount options serving names and sizes from memory, no data and no database: the most dbos through FUSE could do here), dbos through its FUSE mount, dbos through the POSIX shim in the benchmark process (its RSS is the whole process). Figure 10, Table 1 and the sequential runs measure every cell ${p.rounds === 1 ? 'once' : `${p.rounds} times`}, the targets taking turns and each round starting one target further on; a table gives the median round, each round's value, and the ratio of the medians with the lowest and highest of the rounds' ratios (round i against round i; the shim's rounds of Figure 10 run after the mounted targets', so that the buffer pool holds one copy of the files at a time). Figure 10 runs warm on every target (the files were just written); the page cache is emptied before every other read phase (MariaDB's buffer pool is not; "InnoDB pages read" counts what dbos read from disk). The command lines (fio, and the C programs for Figure 10 and Table 1) are in results.json.`, '',
     '## Targets', '', mdTable(['target', 'measured', 'met'], targetRows(r)), ''];
   if (r.fig10a) out.push('## Figure 10a: 20 random 2 KiB blocks per open (half reads, half writes; dbos files have 2 KiB blocks, as in the paper)', '', rateTable(r.fig10a), '');
   if (r.fig10b) out.push('## Figure 10b: every block in another file', '', rateTable(r.fig10b), '');
@@ -176,8 +190,8 @@ export function fsMarkdown(machine: Machine, p: FsBenchParams, r: FsBenchResults
   }
   if (r.durableCreates) {
     const d = r.durableCreates;
-    out.push(`### Durable creates (${p.createThreads} threads × ${p.durablePerThread})`, '', mdTable(['target', 'ops/s', 'avg µs', 'how'],
-      TARGET_NAMES.filter((t) => d[t]).map((t) => [t, Math.round(d[t]!.opsPerSecond), d[t]!.avgUs ?? null, d[t]!.how])), '');
+    out.push(`### Durable creates (${p.createThreads} threads × ${p.durablePerThread})`, '', mdTable(['target', 'ops/s', 'each round', 'avg µs', 'how'],
+      TARGET_NAMES.filter((t) => d[t]).map((t) => [t, Math.round(d[t]!.opsPerSecond), listed(rateRounds(d[t]!)), d[t]!.avgUs ?? null, d[t]!.how])), '');
   }
   if (r.fig11) {
     const f = r.fig11;
@@ -188,9 +202,10 @@ export function fsMarkdown(machine: Machine, p: FsBenchParams, r: FsBenchResults
   }
   if (r.seq) {
     const s = r.seq;
-    out.push(`## Sequential ${p.seqBytes / 2 ** 20} MiB, 1 MiB I/Os`, '', mdTable(['target', 'write MiB/s', 'read MiB/s', 'peak RSS MiB', 'InnoDB pages read', 'write vs bindfs', 'read vs bindfs'],
-      TARGET_NAMES.filter((t) => s[t]).map((t) => [t, s[t]!.write.mibPerSecond, s[t]!.read.mibPerSecond, mib(s[t]!.peakRssBytes), pagesRead(t, s[t]!),
-        x(ratio(s[t]!.write.mibPerSecond, s.bindfs?.write.mibPerSecond)), x(ratio(s[t]!.read.mibPerSecond, s.bindfs?.read.mibPerSecond))])), '');
+    const vs = (t: TargetName, phase: 'write' | 'read') => vsText(s.bindfs ? versus(streamRounds(s[t]![phase]), streamRounds(s.bindfs[phase])) : null, x);
+    out.push(`## Sequential ${p.seqBytes / 2 ** 20} MiB, 1 MiB I/Os`, '', mdTable(['target', 'write MiB/s', 'each round', 'read MiB/s', 'each round', 'peak RSS MiB', 'InnoDB pages read', 'write vs bindfs', 'read vs bindfs'],
+      TARGET_NAMES.filter((t) => s[t]).map((t) => [t, s[t]!.write.mibPerSecond, listed(streamRounds(s[t]!.write)), s[t]!.read.mibPerSecond, listed(streamRounds(s[t]!.read)),
+        mib(s[t]!.peakRssBytes), pagesRead(t, s[t]!), vs(t, 'write'), vs(t, 'read')])), '');
   }
   if (r.table2) {
     const t = r.table2;
@@ -209,9 +224,10 @@ export function fsMarkdown(machine: Machine, p: FsBenchParams, r: FsBenchResults
 
 function writeFsCharts(write: (name: string, content: string) => string, r: FsBenchResults): void {
   const targets = TARGET_NAMES;
-  const bars = (groups: (PerTarget<Rate> | undefined)[]) => targets.map((t) => ({ name: t, values: groups.map((g) => g?.[t]?.opsPerSecond ?? null) }))
-    .filter((s) => s.values.some((v) => v !== null));
-  if (r.fig10a || r.fig10b) write('fig10.svg', barChart({ title: 'Figure 10: random 2 KiB blocks', yLabel: 'ops/s', log: true, groups: ['10a: 20 per open', '10b: 1 per open'], series: bars([r.fig10a, r.fig10b]) }));
+  const bars = (groups: (PerTarget<Rate> | undefined)[]) => targets.map((t) => ({
+    name: t, values: groups.map((g) => g?.[t]?.opsPerSecond ?? null), spans: groups.map((g) => (g?.[t] ? spanOf(rateRounds(g[t]!)) : null)),
+  })).filter((s) => s.values.some((v) => v !== null));
+  if (r.fig10a || r.fig10b) write('fig10.svg', barChart({ title: 'Figure 10: random 2 KiB blocks (median round; whiskers: lowest and highest)', yLabel: 'ops/s', log: true, groups: ['10a: 20 per open', '10b: 1 per open'], series: bars([r.fig10a, r.fig10b]) }));
   if (r.creates) write('table1.svg', barChart({ title: 'Table 1: creates and deletes', yLabel: 'ops/s', log: true, groups: ['creates', 'deletes', 'durable creates'], series: bars([r.creates, r.deletes, r.durableCreates]) }));
   if (r.fig11) {
     for (const phase of ['write', 'read'] as const) {
@@ -223,7 +239,10 @@ function writeFsCharts(write: (name: string, content: string) => string, r: FsBe
   }
   if (r.seq) {
     write('seq.svg', barChart({ title: 'Sequential I/O, 1 MiB', yLabel: 'MiB/s', groups: ['write', 'read'],
-      series: targets.filter((t) => r.seq![t]).map((t) => ({ name: t, values: [r.seq![t]!.write.mibPerSecond, r.seq![t]!.read.mibPerSecond] })) }));
+      series: targets.filter((t) => r.seq![t]).map((t) => {
+        const { write, read } = r.seq![t]!;
+        return { name: t, values: [write.mibPerSecond, read.mibPerSecond], spans: [spanOf(streamRounds(write)), spanOf(streamRounds(read))] };
+      }) }));
   }
   if (r.table2) {
     const t = r.table2;

@@ -5,10 +5,10 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { constants as fsc } from 'node:fs';
-import { percentile } from '../../cli/bench/report.js';
 import type { Db } from '../../schema/db.js';
 import type { DbosFs } from '../dbosfs.js';
 import { USAGE_SQL, usageByOwner } from '../sql/usage.js';
+import { median } from './rounds.js';
 
 export const MIN_SIZE = 20480;
 export const OWNER_SQL = `SELECT f_owner, SUM(f_size) FROM Localized_file WHERE f_size >= ${MIN_SIZE} GROUP BY f_owner`;
@@ -78,7 +78,6 @@ const ms = (f: () => void) => {
   f();
   return performance.now() - t0;
 };
-const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 const parseTotals = (out: string) => new Map(out.trim().split('\n').filter(Boolean).map((l) => l.split(' ').map(Number) as [number, number]));
 const same = (a: Map<number, number>, b: Map<number, number>) => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
 

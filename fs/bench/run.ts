@@ -1,8 +1,9 @@
 // dbos bench fs: the paper's section 4.4 experiments (Figures 10 and 11,
 // Tables 1 and 2, plus sequential I/O) on ext4, bindfs over ext4, dbos through
-// FUSE and dbos through the shim, in one run, with the FUSE daemons' peak memory.
+// FUSE and dbos through the shim, in one run, with the FUSE daemons' peak memory;
+// the cells of Figure 10, Table 1 and the sequential runs in rounds (rounds.ts).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../../schema/db.js';
 import type { DbTarget } from '../../schema/url.js';
@@ -12,6 +13,7 @@ import {
   buildDbosTree, buildExt4Tree, expectedTotals, FIND_PIPELINE, linesOfCode, MIN_SIZE, OWNER_SQL, timeScan, timeSql, timeSummary, type Timed,
 } from './analytics.js';
 import { fio, streamJob } from './fio.js';
+import { combineRates, combineStreams, inRounds, perTarget, type Cell } from './rounds.js';
 import { createDelete, layoutRandomBlocks, randomBlocks, streams, type LatencyResult } from './shim-workloads.js';
 import { openTargets, peakRss, type MountedTarget, type TargetName, type Targets } from './targets.js';
 
@@ -25,6 +27,8 @@ export interface FsBenchParams {
   fileBytes: number;
   blockBytes: number;
   seconds: number;
+  /** How many times each cell of Figure 10, Table 1 and the sequential runs is measured (rounds.ts). */
+  rounds: number;
   createThreads: number;
   createsPerThread: number;
   durablePerThread: number;
@@ -43,8 +47,9 @@ export interface FsBenchParams {
 export type Measured<T> = T & { peakRssBytes: number | null; innodbPagesRead: number | null };
 export type PerTarget<T> = Partial<Record<TargetName, Measured<T>>>;
 
-export interface Rate { opsPerSecond: number; medianUs: number; p99Us: number; avgUs?: number; seconds: number }
-export interface Stream { mibPerSecond: number; seconds: number }
+/** With rounds: each rate is the median round's, `seconds` the rounds' sum. */
+export interface Rate { opsPerSecond: number; medianUs: number; p99Us: number; avgUs?: number; seconds: number; roundsOpsPerSecond?: number[] }
+export interface Stream { mibPerSecond: number; seconds: number; roundsMibPerSecond?: number[] }
 
 export interface FsBenchResults {
   fig10a?: PerTarget<Rate>;
@@ -53,7 +58,7 @@ export interface FsBenchResults {
   deletes?: PerTarget<Rate>;
   durableCreates?: PerTarget<Rate & { how: string }>;
   fig11?: Partial<Record<TargetName, { clients: number; write: Measured<Stream>; read: Measured<Stream> }[]>>;
-  seq?: PerTarget<{ write: Stream; read: Stream }>;
+  seq?: PerTarget<SeqRate>;
   table2?: {
     files: number; minSize: number; sql: string; summarySql: string; find: string; linesOfCode: { sql: number; summary: number; c: number; find: number };
     dbosSql: Timed; dbosSummary: Timed; ext4C: Timed; ext4Find: Timed;
@@ -90,8 +95,8 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
   execFileSync('gcc', ['-O2', '-o', ownerSizes, o.cSources.ownerSizes]);
 
   // ext4 and bindfs both write into the image: every experiment's files, twice, plus Table 2's tree once.
-  const perTarget = p.clients * p.filesPerClient * p.fileBytes + p.parallelClients.reduce((a, b) => a + b, 0) * p.parallelFileBytes + p.seqBytes;
-  const gib = Math.ceil((2 * perTarget + p.analyticsFiles * 16384) / 2 ** 30 * 1.2) + 2;
+  const bytesPerTarget = p.clients * p.filesPerClient * p.fileBytes + p.parallelClients.reduce((a, b) => a + b, 0) * p.parallelFileBytes + p.seqBytes;
+  const gib = Math.ceil((2 * bytesPerTarget + p.analyticsFiles * 16384) / 2 ** 30 * 1.2) + 2;
   const t = await openTargets({ workDir: o.workDir, imageGiB: gib, ext4Dir: o.ext4Dir, dbTarget: o.dbTarget, db: o.db, log: o.log }, o.cli);
   const res: FsBenchResults = { commands: [] };
   const has = (e: Experiment) => p.experiments.includes(e);
@@ -128,42 +133,50 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
       return JSON.parse(execFileSync(randBlocks, args, { encoding: 'utf8', maxBuffer: 1 << 20 })) as { ops: number; seconds: number; median_us: number; p99_us: number };
     };
 
+    const logRound = (what: string) => (r: number, key: string) => o.log(`${what}, round ${r + 1} of ${p.rounds}: ${key}`);
+
     await attempt(has('fig10a') || has('fig10b'), 'fig10', async () => {
       const shape = { clients: p.clients, filesPerClient: p.filesPerClient, fileBytes: p.fileBytes, blockBytes: p.blockBytes, seconds: p.seconds };
+      const filesOn = (m: MountedTarget) => [join(m.dir, 'fig10'), String(p.clients), String(p.filesPerClient), String(p.fileBytes)];
+      // Both figures use the same files, laid out once on each target.
+      for (const m of t.mounted) {
+        o.log(`fig10 layout: ${m.name}`);
+        mkdirSync(join(m.dir, 'fig10'), { recursive: true });
+        // On dbos a block is a row: the files get the experiment's block size, as in the paper.
+        if (m.name === 'dbos-fuse') execFileSync('setfattr', ['-n', BLOCK_SIZE_XATTR, '-v', String(p.blockBytes), join(m.dir, 'fig10')]);
+        runRandBlocks([...filesOn(m), 'layout']);
+      }
+      const shimDir = '/shim/fig10';
+      let shimLaidOut = false;
       for (const [key, blocksPerOpen] of [['fig10a', 20], ['fig10b', 1]] as const) {
         if (!has(key)) continue;
-        const out: PerTarget<Rate> = {};
-        for (const m of t.mounted) {
-          o.log(`${key}: ${m.name}`);
-          const dir = join(m.dir, 'fig10');
-          const files = [dir, String(p.clients), String(p.filesPerClient), String(p.fileBytes)];
-          // Both figures use the same files, laid out once.
-          if (key === 'fig10a' || !has('fig10a')) {
-            mkdirSync(dir, { recursive: true });
-            // On dbos a block is a row: the files get the experiment's block size, as in the paper.
-            if (m.name === 'dbos-fuse') execFileSync('setfattr', ['-n', BLOCK_SIZE_XATTR, '-v', String(p.blockBytes), dir]);
-            runRandBlocks([...files, 'layout']);
-          }
-          // Warm, for every target alike: the files were just written, so ext4's
-          // and bindfs's are in the page cache and dbos's in InnoDB's buffer pool.
-          out[m.name] = await measure(daemonOf(m), async () => {
-            const r = runRandBlocks([...files, String(p.blockBytes), String(blocksPerOpen), String(p.seconds)]);
-            return { opsPerSecond: r.ops / r.seconds, medianUs: r.median_us, p99Us: r.p99_us, seconds: r.seconds };
-          });
+        // Warm, for every target alike: the files were just written, so ext4's
+        // and bindfs's are in the page cache and dbos's in InnoDB's buffer pool.
+        const mounted = await inRounds(p.rounds, t.mounted.map((m) => ({
+          key: m.name,
+          run: () => measure(daemonOf(m), async () => {
+            const r = runRandBlocks([...filesOn(m), String(p.blockBytes), String(blocksPerOpen), String(p.seconds)]);
+            return { opsPerSecond: r.ops / r.seconds, medianUs: r.median_us, p99Us: r.p99_us, seconds: r.seconds } as Rate;
+          }),
+        })), logRound(key));
+        // The shim's files come after the mounted targets' rounds: the buffer
+        // pool (1 GiB by default) holds one copy of the files, not two.
+        if (!shimLaidOut) {
+          o.log('fig10 layout: dbos-shim');
+          await t.shim.mkdir(shimDir, 0o755);
+          await t.shim.setxattr(shimDir, BLOCK_SIZE_XATTR, Buffer.from(String(p.blockBytes)));
+          await layoutRandomBlocks(t.shim, { ...shape, dir: shimDir });
+          shimLaidOut = true;
         }
-        o.log(`${key}: dbos-shim`);
-        const sopts = { ...shape, dir: '/shim/fig10', blocksPerOpen };
-        if (key === 'fig10a' || !has('fig10a')) {
-          await t.shim.mkdir(sopts.dir, 0o755);
-          await t.shim.setxattr(sopts.dir, BLOCK_SIZE_XATTR, Buffer.from(String(p.blockBytes)));
-          await layoutRandomBlocks(t.shim, sopts);
-        }
-        out['dbos-shim'] = await measure(undefined, async () => rateOf(await randomBlocks(t.shim, sopts)));
-        res[key] = out;
+        const shim = await inRounds(p.rounds, [{
+          key: 'dbos-shim' as const,
+          run: () => measure(undefined, async () => rateOf(await randomBlocks(t.shim, { ...shape, dir: shimDir, blocksPerOpen }))),
+        }], logRound(key));
+        res[key] = perTarget(new Map<TargetName, Measured<Rate>[]>([...mounted, ...shim]), combineRates);
       }
     });
 
-    await attempt(has('table1'), 'table1', () => table1(o, t, creates, res, measure));
+    await attempt(has('table1'), 'table1', () => table1(o, t, creates, res, measure, logRound));
 
     await attempt(has('fig11'), 'fig11', async () => {
       res.fig11 = {};
@@ -203,24 +216,38 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
     });
 
     await attempt(has('seq'), 'seq', async () => {
-      res.seq = {};
       const shape = { clients: 1, fileBytes: p.seqBytes, ioBytes: 1 << 20 };
-      for (const m of t.mounted) {
-        o.log(`seq: ${m.name}`);
-        const dir = join(m.dir, 'seq');
-        mkdirSync(dir, { recursive: true });
-        res.seq[m.name] = await measure(daemonOf(m), async () => {
-          const write = pick(await runFio(dir, 'seq', streamJob({ ...shape, phase: 'write' })));
-          t.dropCaches();
-          return { write, read: pick(await runFio(dir, 'seq', streamJob({ ...shape, phase: 'read' }))) };
-        });
-      }
-      o.log('seq: dbos-shim');
-      await t.shim.mkdir('/shim/seq', 0o755);
-      res.seq['dbos-shim'] = await measure(undefined, async () => ({
-        write: pick(await streams(t.shim, '/shim/seq', 1, p.seqBytes, 1 << 20, 'write')),
-        read: pick(await streams(t.shim, '/shim/seq', 1, p.seqBytes, 1 << 20, 'read')),
+      // Each round writes a new file (an overwrite would be another experiment) and removes it afterwards.
+      const mounted = t.mounted.map((m): Cell<TargetName, Measured<SeqRate>> => ({
+        key: m.name,
+        run: async (round) => {
+          const dir = join(m.dir, 'seq', `r${round}`);
+          mkdirSync(dir, { recursive: true });
+          const r = await measure(daemonOf(m), async () => {
+            const write = pick(await runFio(dir, 'seq', streamJob({ ...shape, phase: 'write' })));
+            t.dropCaches();
+            return { write, read: pick(await runFio(dir, 'seq', streamJob({ ...shape, phase: 'read' }))) };
+          });
+          rmSync(dir, { recursive: true, force: true });
+          return r;
+        },
       }));
+      const shim: Cell<TargetName, Measured<SeqRate>> = {
+        key: 'dbos-shim',
+        run: async (round) => {
+          const dir = `/shim/seq/r${round}`;
+          if (round === 0) await t.shim.mkdir('/shim/seq', 0o755);
+          await t.shim.mkdir(dir, 0o755);
+          const r = await measure(undefined, async () => ({
+            write: pick(await streams(t.shim, dir, 1, p.seqBytes, 1 << 20, 'write')),
+            read: pick(await streams(t.shim, dir, 1, p.seqBytes, 1 << 20, 'read')),
+          }));
+          await t.shim.unlink(`${dir}/s0`);
+          return r;
+        },
+      };
+      res.seq = perTarget(await inRounds(p.rounds, [...mounted, shim], logRound('seq')),
+        (rs) => ({ write: combineStreams(rs.map((r) => r.write)), read: combineStreams(rs.map((r) => r.read)) }));
     });
 
     await attempt(has('table2'), 'table2', async () => {
@@ -251,53 +278,79 @@ const pick = (r: { mibPerSecond: number; seconds: number }): Stream => ({ mibPer
 
 /** `who`: a FUSE daemon's pid, undefined for this process (the shim), null for nothing (ext4 has no daemon). */
 type MeasureFn = <T>(who: number | undefined | null, f: () => Promise<T>) => Promise<Measured<T>>;
+type LogRound = (what: string) => (round: number, key: string) => void;
+type SeqRate = { write: Stream; read: Stream };
 const daemonOf = (m: MountedTarget) => m.daemonPid ?? null;
 
-/** Table 1: creates and deletes with many threads, then durable creates. */
-async function table1(o: RunOptions, t: Targets, creates: string, res: FsBenchResults, measure: MeasureFn): Promise<void> {
+/**
+ * Table 1: creates and deletes with many threads, then durable creates. Each
+ * round creates its files in a directory of its own.
+ */
+async function table1(o: RunOptions, t: Targets, creates: string, res: FsBenchResults, measure: MeasureFn, logRound: LogRound): Promise<void> {
   const p = o.params;
   const cProgram = (dir: string, n: number, mode: string): Rate => {
     const out = JSON.parse(execFileSync(creates, [dir, String(p.createThreads), String(n), mode], { encoding: 'utf8' })) as { ops: number; seconds: number; avg_us: number };
     return { opsPerSecond: out.ops / out.seconds, medianUs: NaN, p99Us: NaN, avgUs: out.avg_us, seconds: out.seconds };
   };
   const withAvg = (r: LatencyResult): Rate => ({ ...rateOf(r), avgUs: r.meanUs });
-  res.creates = {};
-  res.deletes = {};
-  res.durableCreates = {};
-  for (const m of t.mounted) {
-    o.log(`table1: ${m.name}`);
-    const dir = join(m.dir, 'table1');
-    mkdirSync(dir, { recursive: true });
-    res.creates[m.name] = await measure(daemonOf(m), async () => cProgram(dir, p.createsPerThread, 'create'));
-    res.deletes[m.name] = await measure(daemonOf(m), async () => cProgram(dir, p.createsPerThread, 'delete'));
-  }
-  o.log('table1: dbos-shim');
-  res.creates['dbos-shim'] = await measure(undefined, async () => withAvg(await createDelete(t.shim, '/shim/table1', p.createThreads, p.createsPerThread, 'create')));
-  res.deletes['dbos-shim'] = await measure(undefined, async () => withAvg(await createDelete(t.shim, '/shim/table1', p.createThreads, p.createsPerThread, 'delete')));
+  type Both = { creates: Measured<Rate>; deletes: Measured<Rate> };
+  const both = await inRounds<TargetName, Both>(p.rounds, [
+    ...t.mounted.map((m) => ({
+      key: m.name,
+      run: async (round: number) => {
+        const dir = join(m.dir, 'table1', `r${round}`);
+        mkdirSync(dir, { recursive: true });
+        return {
+          creates: await measure(daemonOf(m), async () => cProgram(dir, p.createsPerThread, 'create')),
+          deletes: await measure(daemonOf(m), async () => cProgram(dir, p.createsPerThread, 'delete')),
+        };
+      },
+    })),
+    {
+      key: 'dbos-shim',
+      run: async (round: number) => {
+        if (round === 0) await t.shim.mkdir('/shim/table1', 0o755);
+        const dir = `/shim/table1/r${round}`;
+        return {
+          creates: await measure(undefined, async () => withAvg(await createDelete(t.shim, dir, p.createThreads, p.createsPerThread, 'create'))),
+          deletes: await measure(undefined, async () => withAvg(await createDelete(t.shim, dir, p.createThreads, p.createsPerThread, 'delete'))),
+        };
+      },
+    },
+  ], logRound('table1'));
+  const part = (which: keyof Both) => new Map([...both].map(([k, rs]) => [k, rs.map((r) => r[which])]));
+  res.creates = perTarget(part('creates'), combineRates);
+  res.deletes = perTarget(part('deletes'), combineRates);
 
   // Durable: ext4 must fsync the file and its directory; dbos commits each create, made durable by the server's setting.
   const before = (await o.db.rows<{ v: number }>('SELECT @@GLOBAL.innodb_flush_log_at_trx_commit AS v'))[0]!.v;
-  for (const m of t.mounted) {
-    o.log(`table1 durable: ${m.name}`);
-    const dir = join(m.dir, 'durable');
-    mkdirSync(dir, { recursive: true });
-    if (m.name === 'dbos-fuse') {
-      await o.db.run('SET GLOBAL innodb_flush_log_at_trx_commit = 1');
-      try {
-        res.durableCreates[m.name] = { ...await measure(daemonOf(m), async () => cProgram(dir, p.durablePerThread, 'create')), how: 'create, innodb_flush_log_at_trx_commit=1' };
-      } finally {
-        await o.db.run(`SET GLOBAL innodb_flush_log_at_trx_commit = ${Number(before)}`);
-      }
-    } else {
-      res.durableCreates[m.name] = { ...await measure(daemonOf(m), async () => cProgram(dir, p.durablePerThread, 'durable')), how: 'create + fsync(file) + fsync(directory)' };
+  const durably = async <T>(work: () => Promise<T>): Promise<T> => {
+    await o.db.run('SET GLOBAL innodb_flush_log_at_trx_commit = 1');
+    try {
+      return await work();
+    } finally {
+      await o.db.run(`SET GLOBAL innodb_flush_log_at_trx_commit = ${Number(before)}`);
     }
-  }
-  o.log('table1 durable: dbos-shim');
-  await o.db.run('SET GLOBAL innodb_flush_log_at_trx_commit = 1');
-  try {
-    const r = await measure(undefined, async () => withAvg(await createDelete(t.shim, '/shim/durable', p.createThreads, p.durablePerThread, 'create')));
-    res.durableCreates['dbos-shim'] = { ...r, how: 'create, innodb_flush_log_at_trx_commit=1' };
-  } finally {
-    await o.db.run(`SET GLOBAL innodb_flush_log_at_trx_commit = ${Number(before)}`);
-  }
+  };
+  const dbosHow = 'create, innodb_flush_log_at_trx_commit=1';
+  const durable = await inRounds<TargetName, Measured<Rate & { how: string }>>(p.rounds, [
+    ...t.mounted.map((m) => ({
+      key: m.name,
+      run: async (round: number) => {
+        const dir = join(m.dir, 'durable', `r${round}`);
+        mkdirSync(dir, { recursive: true });
+        if (m.name === 'dbos-fuse') return { ...await durably(() => measure(daemonOf(m), async () => cProgram(dir, p.durablePerThread, 'create'))), how: dbosHow };
+        return { ...await measure(daemonOf(m), async () => cProgram(dir, p.durablePerThread, 'durable')), how: 'create + fsync(file) + fsync(directory)' };
+      },
+    })),
+    {
+      key: 'dbos-shim',
+      run: async (round: number) => {
+        if (round === 0) await t.shim.mkdir('/shim/durable', 0o755);
+        const dir = `/shim/durable/r${round}`;
+        return { ...await durably(() => measure(undefined, async () => withAvg(await createDelete(t.shim, dir, p.createThreads, p.durablePerThread, 'create')))), how: dbosHow };
+      },
+    },
+  ], logRound('table1 durable'));
+  res.durableCreates = perTarget(durable, combineRates);
 }

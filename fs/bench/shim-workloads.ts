@@ -50,7 +50,7 @@ export interface RandomBlocksOptions {
 }
 
 /** Lays out each client's files (not timed) in `o.dir`, which must exist. */
-export async function layoutRandomBlocks(fs: DbosFs, o: RandomBlocksOptions): Promise<void> {
+export async function layoutRandomBlocks(fs: DbosFs, o: Omit<RandomBlocksOptions, 'blocksPerOpen' | 'seconds'>): Promise<void> {
   const data = Buffer.alloc(CHUNK, 0x5a);
   await Promise.all(Array.from({ length: o.clients }, async (_, c) => {
     for (let f = 0; f < o.filesPerClient; f++) await writeWhole(fs, `${o.dir}/c${c}.f${f}`, o.fileBytes, CHUNK, data);

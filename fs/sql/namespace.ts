@@ -4,7 +4,7 @@
 // "%", "_" and "\" in names are ordinary bytes.
 import type { Db, Param, Queryable, Statement } from '../../schema/db.js';
 import type { ContentType, DirEntry, Placement } from '../attrs.js';
-import { keyOf } from '../../schema/ddl/fs.js';
+import { keyOf, SIZE_ROW } from '../../schema/ddl/fs.js';
 import { splitPath } from '../paths.js';
 import { compareTime, fromDecimal, toDecimal, type Timespec } from '../time.js';
 
@@ -118,6 +118,18 @@ function entriesByKey(paths: string[]): { sql: string; params: string[] } {
 }
 
 /**
+ * LEFT JOIN of the rows of the file table `table` (as `alias`) that belong to
+ * each entry d that is a file placed there (and match `also`), found by the
+ * file's key. The index is named: the optimizer, seeing a near-empty table,
+ * would otherwise scan it for each entry.
+ */
+function fileRowsOf(table: 'Localized_file' | 'Parallel_file', alias: string, also?: string): string {
+  const placement: Placement = table === 'Localized_file' ? 'localized' : 'parallel';
+  return `LEFT JOIN ${table} ${alias} FORCE INDEX (PRIMARY)
+            ON d.content_type = 'file' AND d.placement = '${placement}' AND ${alias}.f_key = ${keyOf('d.path')} AND ${alias}.f_name = d.path${also ? ` AND ${also}` : ''}`;
+}
+
+/**
  * `rows`, each with its full name in `path`, found by the name asked for.
  * Matched by the bytes the name was sent as ('latin1' maps each byte to one
  * character): decoding the stored bytes would not give back a name whose
@@ -139,16 +151,11 @@ export async function lookupMany(q: Queryable, paths: string[]): Promise<(Entry 
   if (paths.length === 0) return [];
   const these = entriesIn(paths);
   // The joins follow d.path (the generated full name), so one statement
-  // serves every name; the indexes are named because the optimizer, seeing a
-  // near-empty table, would otherwise scan it for each row.
+  // serves every name; Xattr's index is named for the reason fileRowsOf gives.
   const rows = await q.rows<EntryRow & { path: Buffer }>(
     `SELECT d.path, ${COLUMNS}, COALESCE(l.f_size, p.f_size) AS f_size,
             EXISTS (SELECT 1 FROM Xattr x FORCE INDEX (by_name) WHERE x.f_name = d.path) AS has_xattrs
-       FROM Directory d
-       LEFT JOIN Localized_file l FORCE INDEX (PRIMARY)
-              ON d.content_type = 'file' AND d.placement = 'localized' AND l.f_key = ${keyOf('d.path')} AND l.f_name = d.path AND l.block_no = -1
-       LEFT JOIN Parallel_file p FORCE INDEX (PRIMARY)
-              ON d.content_type = 'file' AND d.placement = 'parallel' AND p.f_key = ${keyOf('d.path')} AND p.f_name = d.path AND p.block_no = -1
+       FROM Directory d ${fileRowsOf('Localized_file', 'l', `l.block_no = ${SIZE_ROW}`)} ${fileRowsOf('Parallel_file', 'p', `p.block_no = ${SIZE_ROW}`)}
       WHERE ${these.sql}`,
     these.params);
   const find = byPath(rows);
@@ -322,26 +329,29 @@ export async function unlinkEntry(q: Queryable, path: string): Promise<ContentTy
 
 /**
  * unlinkEntry for many names at once (no name twice), in one transaction and
- * one round trip: the names' rows are locked first, then the files' blocks,
- * xattrs and rows are removed. Answers each name as unlinkEntry does.
+ * one round trip: the names' rows are locked first, then their xattrs are
+ * removed, then the rows and the files' blocks in one statement. That
+ * statement joins the blocks to the rows it removes, so each name is found
+ * once, not once per table: measured through the shim (40 threads' 20,000
+ * deletes), 91–93 µs of the server's CPU per name against 138–142 with a
+ * statement per table. Xattrs stay a statement of their own: joined in too,
+ * a file's blocks times its xattrs would be the rows to visit.
  */
 export async function unlinkMany(db: Db, paths: string[]): Promise<(ContentType | null)[]> {
   const { sql: these, params } = entriesByKey(paths);
-  // Rows keyed by a file's name (blocks, xattrs) of the names removed that
-  // are of `kinds`: joined in that order, by key, however few rows a table has.
-  const rowsOf = (table: string, index: string, kinds: string): Statement => ({
-    sql: `DELETE t FROM Directory d STRAIGHT_JOIN ${table} t FORCE INDEX (${index})
-             ON t.f_key = ${keyOf('d.path')} AND t.f_name = d.path
-          WHERE ${these} AND ${kinds}`,
-    params,
-  });
   const rows = await db.readThenChange<{ path: Buffer; content_type: ContentType }>(
     { sql: `SELECT d.path, d.content_type FROM Directory d WHERE ${these} FOR UPDATE`, params },
     [
-      rowsOf('Localized_file', 'PRIMARY', "d.content_type = 'file' AND d.placement = 'localized'"),
-      rowsOf('Parallel_file', 'PRIMARY', "d.content_type = 'file' AND d.placement = 'parallel'"),
-      rowsOf('Xattr', 'attr', "d.content_type <> 'directory'"),
-      { sql: `DELETE d FROM Directory d WHERE ${these} AND d.content_type <> 'directory'`, params },
+      {
+        sql: `DELETE x FROM Directory d STRAIGHT_JOIN Xattr x FORCE INDEX (attr) ON x.f_key = ${keyOf('d.path')} AND x.f_name = d.path
+               WHERE ${these} AND d.content_type <> 'directory'`,
+        params,
+      },
+      {
+        sql: `DELETE d, l, p FROM Directory d ${fileRowsOf('Localized_file', 'l')} ${fileRowsOf('Parallel_file', 'p')}
+               WHERE ${these} AND d.content_type <> 'directory'`,
+        params,
+      },
     ],
     { timeoutMs: 600_000 });
   const find = byPath(rows);

@@ -250,9 +250,14 @@ describe('unlinkMany', () => {
     const rel = ['par/big', 'file', odd, 'link', 'fifo', 'dir', 'missing', 'dir/in/x'];
     expect((await storedUnder('/ua')).blocks[1]).toEqual([['/par/big', 5]]); // parallel blocks, to be removed
     const calls: string[] = [];
+    const changes: string[][] = [];
     const spy = <K extends 'rows' | 'run' | 'call' | 'readThenChange'>(k: K) => {
       const original = t.db[k].bind(t.db);
-      t.db[k] = ((...args: never[]) => { calls.push(k); return (original as (...a: never[]) => unknown)(...args); }) as never;
+      t.db[k] = ((...args: never[]) => {
+        calls.push(k);
+        if (k === 'readThenChange') changes.push((args[1] as { sql: string }[]).map((c) => c.sql.replace(/\s+/g, ' ').slice(0, 20)));
+        return (original as (...a: never[]) => unknown)(...args);
+      }) as never;
       return () => { t.db[k] = original as never; };
     };
     const restore = (['rows', 'run', 'call', 'readThenChange'] as const).map(spy);
@@ -263,6 +268,9 @@ describe('unlinkMany', () => {
       restore.forEach((r) => r());
     }
     expect(calls).toEqual(['readThenChange']);
+    // After the locking read, two statements: the xattrs, then the rows with
+    // their blocks, so each name is found twice, not once per table.
+    expect(changes).toEqual([['DELETE x FROM Direct', 'DELETE d, l, p FROM ']]);
     const one = [];
     for (const r of rel) one.push(await namespace.unlinkEntry(t.db, `/ub/${r}`));
     expect(many).toEqual(['file', 'file', 'file', 'symlink', 'fifo', 'directory', null, null]);

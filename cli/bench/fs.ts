@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { Db } from '../../schema/db.js';
 import { migrate } from '../../schema/migrations.js';
 import { EXPERIMENTS, runFsBench, type Experiment, type FsBenchParams, type FsBenchResults, type Measured, type PerTarget, type Rate, type Stream } from '../../fs/bench/run.js';
+import { growsUntilSaturated, SATURATED } from '../../fs/bench/machine-load.js';
 import { spanOf, versus } from '../../fs/bench/rounds.js';
 import { TARGET_NAMES, type TargetName } from '../../fs/bench/targets.js';
 import { barChart, lineChart } from './chart.js';
@@ -113,16 +114,20 @@ const rateRounds = (r: Rate) => roundsOf(r.roundsOpsPerSecond, r.opsPerSecond);
 const streamRounds = (s: Stream) => roundsOf(s.roundsMibPerSecond, s.mibPerSecond);
 const listed = (xs: number[]) => xs.map((v) => (v >= 100 ? Math.round(v) : +v.toFixed(1))).join(' / ');
 
+/** How busy the machine was, as a percentage of all cores. */
+const busyPct = (b: number | null) => (b === null ? null : `${(b * 100).toFixed(0)}%`);
+/** A rate with how busy the machine was while it ran, e.g. "91 (70%)". */
+const withBusy = (v: number, b: number | null, digits = 0) => `${v.toFixed(digits)}${b === null ? '' : ` (${busyPct(b)})`}`;
 const vsText = (v: ReturnType<typeof versus>, format: (q: number) => string) =>
   (v === null ? '—' : v.low === v.high ? format(v.median) : `${format(v.median)} (rounds ${format(v.low)}–${format(v.high)})`);
 
 function rateTable<T extends Rate>(m: PerTarget<T>, avg = false): string {
   const latency = avg ? ['avg µs'] : ['median µs', 'p99 µs'];
-  const headers = ['target', 'ops/s', 'each round', ...latency, 'peak RSS MiB', 'InnoDB pages read', 'vs bindfs'];
+  const headers = ['target', 'ops/s', 'each round', ...latency, 'peak RSS MiB', 'InnoDB pages read', 'machine busy', 'vs bindfs'];
   return mdTable(headers, TARGET_NAMES.filter((t) => m[t]).map((t) => {
     const r = m[t]!;
     const vs = vsText(m.bindfs ? versus(rateRounds(r), rateRounds(m.bindfs)) : null, x);
-    return [t, Math.round(r.opsPerSecond), listed(rateRounds(r)), ...(avg ? [r.avgUs ?? null] : [r.medianUs, r.p99Us]), mib(r.peakRssBytes), pagesRead(t, r), vs];
+    return [t, Math.round(r.opsPerSecond), listed(rateRounds(r)), ...(avg ? [r.avgUs ?? null] : [r.medianUs, r.p99Us]), mib(r.peakRssBytes), pagesRead(t, r), busyPct(r.cpuBusy), vs];
   }));
 }
 
@@ -163,9 +168,15 @@ function targetRows(r: FsBenchResults): (string | number | null)[][] {
     for (const t of ['dbos-fuse', 'dbos-shim'] as TargetName[]) {
       const rowsT = r.fig11[t];
       if (!rowsT || rowsT.length < 2) continue;
-      const w = rowsT.map((q) => q.write.mibPerSecond);
-      const grows = w[1]! > w[0]!;
-      rows.push([`Figure 11 (${t}): throughput grows with clients`, `write MiB/s ${w.map((v) => v.toFixed(0)).join(' → ')}; read ${rowsT.map((q) => q.read.mibPerSecond.toFixed(0)).join(' → ')}`, grows ? 'yes (to the first step at least)' : 'no']);
+      const verdicts = (['write', 'read'] as const).map((phase) => {
+        const g = growsUntilSaturated(rowsT.map((q) => ({ clients: q.clients, value: q[phase].mibPerSecond, cpuBusy: q[phase].cpuBusy })));
+        const curve = rowsT.map((q) => withBusy(q[phase].mibPerSecond, q[phase].cpuBusy)).join(' → ');
+        const why = g.met ? (g.saturatedAt !== undefined ? `grows until the machine saturates at ${g.saturatedAt} clients` : 'grows at every step')
+          : `stops growing at ${g.stalledAt} clients with cores to spare`;
+        return { met: g.met, text: `${phase} MiB/s (machine busy) ${curve}: ${why}` };
+      });
+      rows.push([`Figure 11 (${t}): throughput grows with clients until the machine saturates (${(SATURATED * 100).toFixed(0)}% of all cores busy)`,
+        verdicts.map((v) => v.text).join('; '), verdicts.every((v) => v.met) ? 'yes' : verdicts[0]!.met ? 'writes only' : verdicts[1]!.met ? 'reads only' : 'no']);
     }
   }
   const peaks = fusePeaks(r);
@@ -181,7 +192,7 @@ function fusePeaks(r: FsBenchResults): number[] {
 
 export function fsMarkdown(machine: Machine, p: FsBenchParams, r: FsBenchResults): string {
   const out = ['# dbos bench fs', '', machineMarkdown(machine), '', `Parameters: ${JSON.stringify(p)}.`, '',
-    `Targets: ext4 (a loop-mounted image), bindfs over that ext4 (FUSE passthrough in C), fuse-null (dbos's FUSE binding and mount options serving names and sizes from memory, no data and no database: the most dbos through FUSE could do here), dbos through its FUSE mount, dbos through the POSIX shim in the benchmark process (its RSS is the whole process). Figure 10, Table 1 and the sequential runs measure every cell ${p.rounds === 1 ? 'once' : `${p.rounds} times`}, the targets taking turns and each round starting one target further on; a table gives the median round, each round's value, and the ratio of the medians with the lowest and highest of the rounds' ratios (round i against round i; the shim's rounds of Figure 10 run after the mounted targets', so that the buffer pool holds one copy of the files at a time). Figure 10 runs warm on every target (the files were just written); the page cache is emptied before every other read phase (MariaDB's buffer pool is not; "InnoDB pages read" counts what dbos read from disk). The command lines (fio, and the C programs for Figure 10 and Table 1) are in results.json.`, '',
+    `Targets: ext4 (a loop-mounted image), bindfs over that ext4 (FUSE passthrough in C), fuse-null (dbos's FUSE binding and mount options serving names and sizes from memory, no data and no database: the most dbos through FUSE could do here), dbos through its FUSE mount, dbos through the POSIX shim in the benchmark process (its RSS is the whole process). Every cell but Table 2's is measured ${p.rounds === 1 ? 'once' : `${p.rounds} times`}, the targets taking turns and each round starting one target further on; a table gives the median round, each round's value, and the ratio of the medians with the lowest and highest of the rounds' ratios (round i against round i; the shim's rounds of Figure 10 run after the mounted targets', so that the buffer pool holds one copy of the files at a time). Figure 10 runs warm on every target (the files were just written); the page cache is emptied before every other read phase (MariaDB's buffer pool is not; "InnoDB pages read" counts what dbos read from disk). "Machine busy" is the share of all cores busy while a cell ran (its median round; iowait counts as idle): it tells a curve that stopped growing because the machine saturated from one that stopped with cores to spare. The command lines (fio, and the C programs for Figure 10 and Table 1) are in results.json.`, '',
     '## Targets', '', mdTable(['target', 'measured', 'met'], targetRows(r)), ''];
   if (r.fig10a) out.push('## Figure 10a: 20 random 2 KiB blocks per open (half reads, half writes; dbos files have 2 KiB blocks, as in the paper)', '', rateTable(r.fig10a), '');
   if (r.fig10b) out.push('## Figure 10b: every block in another file', '', rateTable(r.fig10b), '');
@@ -196,9 +207,9 @@ export function fsMarkdown(machine: Machine, p: FsBenchParams, r: FsBenchResults
   if (r.fig11) {
     const f = r.fig11;
     const targets = TARGET_NAMES.filter((t) => f[t]);
-    out.push(`## Figure 11: clients streaming ${p.parallelFileBytes / 2 ** 20} MiB each in ${p.parallelBlockBytes / 1024} KiB I/Os (dbos: parallel files, ${p.parallelBlockBytes / 1024} KiB blocks), MiB/s`, '',
+    out.push(`## Figure 11: clients streaming ${p.parallelFileBytes / 2 ** 20} MiB each in ${p.parallelBlockBytes / 1024} KiB I/Os (dbos: parallel files, ${p.parallelBlockBytes / 1024} KiB blocks), MiB/s (machine busy), the median of ${p.rounds} round(s)`, '',
       mdTable(['clients', ...targets.flatMap((t) => [`${t} write`, `${t} read`])],
-        p.parallelClients.map((c) => [c, ...targets.flatMap((t) => { const q = f[t]!.find((z) => z.clients === c); return [q?.write.mibPerSecond ?? null, q?.read.mibPerSecond ?? null]; })])), '');
+        p.parallelClients.map((c) => [c, ...targets.flatMap((t) => { const q = f[t]!.find((z) => z.clients === c); return q ? [withBusy(q.write.mibPerSecond, q.write.cpuBusy, 1), withBusy(q.read.mibPerSecond, q.read.cpuBusy, 1)] : [null, null]; })])), '');
   }
   if (r.seq) {
     const s = r.seq;

@@ -57,15 +57,18 @@ export function versus(a: number[], b: number[]): { median: number; low: number;
 
 /**
  * One result for a cell's rounds: the median of each rate, the rounds'
- * values beside it, the highest peak RSS, and the InnoDB pages read in all.
+ * values beside it, the highest peak RSS, the InnoDB pages read in all, and
+ * the median of how busy the machine was.
  */
 export function combineMeasured<T>(rounds: Measured<T>[], combine: (ts: Measured<T>[]) => T): Measured<T> {
   const peaks = rounds.map((r) => r.peakRssBytes).filter((v): v is number => v !== null);
   const pages = rounds.map((r) => r.innodbPagesRead);
+  const busy = rounds.map((r) => r.cpuBusy).filter((v): v is number => v !== null);
   return {
     ...combine(rounds),
     peakRssBytes: peaks.length ? Math.max(...peaks) : null,
     innodbPagesRead: pages.every((v) => v !== null) ? pages.reduce((a, b) => a! + b!, 0) : null,
+    cpuBusy: busy.length ? median(busy) : null,
   };
 }
 

@@ -1,7 +1,7 @@
 // dbos bench fs: the paper's section 4.4 experiments (Figures 10 and 11,
 // Tables 1 and 2, plus sequential I/O) on ext4, bindfs over ext4, dbos through
 // FUSE and dbos through the shim, in one run, with the FUSE daemons' peak memory;
-// the cells of Figure 10, Table 1 and the sequential runs in rounds (rounds.ts).
+// every cell but Table 2's in rounds (rounds.ts).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,8 @@ import {
   buildDbosTree, buildExt4Tree, expectedTotals, FIND_PIPELINE, linesOfCode, MIN_SIZE, OWNER_SQL, timeScan, timeSql, timeSummary, type Timed,
 } from './analytics.js';
 import { fio, streamJob } from './fio.js';
-import { combineRates, combineStreams, inRounds, perTarget, type Cell } from './rounds.js';
+import { machineBusy } from './machine-load.js';
+import { combineMeasured, combineRates, combineStreams, inRounds, perTarget, type Cell } from './rounds.js';
 import { createDelete, layoutRandomBlocks, randomBlocks, streams, type LatencyResult } from './shim-workloads.js';
 import { openTargets, peakRss, type MountedTarget, type TargetName, type Targets } from './targets.js';
 
@@ -27,7 +28,7 @@ export interface FsBenchParams {
   fileBytes: number;
   blockBytes: number;
   seconds: number;
-  /** How many times each cell of Figure 10, Table 1 and the sequential runs is measured (rounds.ts). */
+  /** How many times each cell of Figures 10 and 11, Table 1 and the sequential runs is measured (rounds.ts). */
   rounds: number;
   createThreads: number;
   createsPerThread: number;
@@ -41,10 +42,11 @@ export interface FsBenchParams {
 
 /**
  * One measurement on one target, with the FUSE daemon's (or, for the shim,
- * this process's) peak RSS, and the pages InnoDB read from disk meanwhile
- * (whether dbos ran from its buffer pool; about 0 for the other targets).
+ * this process's) peak RSS, the pages InnoDB read from disk meanwhile
+ * (whether dbos ran from its buffer pool; about 0 for the other targets), and
+ * the share of the machine's cores that were busy (machine-load.ts).
  */
-export type Measured<T> = T & { peakRssBytes: number | null; innodbPagesRead: number | null };
+export type Measured<T> = T & { peakRssBytes: number | null; innodbPagesRead: number | null; cpuBusy: number | null };
 export type PerTarget<T> = Partial<Record<TargetName, Measured<T>>>;
 
 /** With rounds: each rate is the median round's, `seconds` the rounds' sum. */
@@ -108,9 +110,11 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
     const measure: MeasureFn = async (who, f) => {
       const rss = who === null ? null : peakRss(who);
       const before = await pagesRead();
+      const busy = machineBusy();
       const r = await f();
+      const cpuBusy = busy.stop();
       const after = await pagesRead();
-      return { ...r, peakRssBytes: rss ? rss.stop() : null, innodbPagesRead: before !== null && after !== null ? after - before : null };
+      return { ...r, peakRssBytes: rss ? rss.stop() : null, innodbPagesRead: before !== null && after !== null ? after - before : null, cpuBusy };
     };
     // One experiment failing (a full disk, a crashed tool) must not lose the others' results.
     const attempt = async (wanted: boolean, name: string, work: () => Promise<void>) => {
@@ -179,40 +183,55 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
     await attempt(has('table1'), 'table1', () => table1(o, t, creates, res, measure, logRound));
 
     await attempt(has('fig11'), 'fig11', async () => {
-      res.fig11 = {};
+      // On dbos the files are parallel files with 8 KiB blocks (they inherit it from the directory).
       for (const m of t.mounted) {
         const dir = join(m.dir, 'fig11');
         mkdirSync(dir, { recursive: true });
-        // On dbos the files are parallel files with 8 KiB blocks (they inherit it from the directory).
         if (m.name === 'dbos-fuse') {
           execFileSync('setfattr', ['-n', PLACEMENT_XATTR, '-v', 'parallel', dir]);
           execFileSync('setfattr', ['-n', BLOCK_SIZE_XATTR, '-v', String(p.parallelBlockBytes), dir]);
         }
-        const rows = [];
-        for (const clients of p.parallelClients) {
-          o.log(`fig11: ${m.name}, ${clients} clients`);
-          const name = `par${clients}`;
-          const shape = { clients, fileBytes: p.parallelFileBytes, ioBytes: p.parallelBlockBytes };
-          const write = await measure(daemonOf(m), async () => pick(await runFio(dir, name, streamJob({ ...shape, phase: 'write' }))));
-          t.dropCaches();
-          const read = await measure(daemonOf(m), async () => pick(await runFio(dir, name, streamJob({ ...shape, phase: 'read' }))));
-          rows.push({ clients, write, read });
-        }
-        res.fig11[m.name] = rows;
       }
       await t.shim.mkdir('/shim/fig11', 0o755);
       await t.shim.setxattr('/shim/fig11', PLACEMENT_XATTR, Buffer.from('parallel'));
       await t.shim.setxattr('/shim/fig11', BLOCK_SIZE_XATTR, Buffer.from(String(p.parallelBlockBytes)));
-      const rows = [];
+      type Phases = { write: Measured<Stream>; read: Measured<Stream> };
+      const byTarget = new Map<TargetName, { clients: number; write: Measured<Stream>; read: Measured<Stream> }[]>();
       for (const clients of p.parallelClients) {
-        o.log(`fig11: dbos-shim, ${clients} clients`);
-        const dir = `/shim/fig11/c${clients}`;
-        await t.shim.mkdir(dir, 0o755);
-        const write = await measure(undefined, () => streams(t.shim, dir, clients, p.parallelFileBytes, p.parallelBlockBytes, 'write'));
-        const read = await measure(undefined, () => streams(t.shim, dir, clients, p.parallelFileBytes, p.parallelBlockBytes, 'read'));
-        rows.push({ clients, write, read });
+        const shape = { clients, fileBytes: p.parallelFileBytes, ioBytes: p.parallelBlockBytes };
+        // Each round writes new files (an overwrite would be another experiment) and removes them after reading them back.
+        const mounted = t.mounted.map((m): Cell<TargetName, Phases> => ({
+          key: m.name,
+          run: async (round) => {
+            const dir = join(m.dir, 'fig11', `c${clients}r${round}`);
+            mkdirSync(dir, { recursive: true });
+            const name = `par${clients}`;
+            const write = await measure(daemonOf(m), async () => pick(await runFio(dir, name, streamJob({ ...shape, phase: 'write' }))));
+            t.dropCaches();
+            const read = await measure(daemonOf(m), async () => pick(await runFio(dir, name, streamJob({ ...shape, phase: 'read' }))));
+            rmSync(dir, { recursive: true, force: true });
+            return { write, read };
+          },
+        }));
+        const shim: Cell<TargetName, Phases> = {
+          key: 'dbos-shim',
+          run: async (round) => {
+            const dir = `/shim/fig11/c${clients}r${round}`;
+            await t.shim.mkdir(dir, 0o755);
+            const stream = (phase: 'write' | 'read') => measure(undefined, async () => pick(await streams(t.shim, dir, clients, p.parallelFileBytes, p.parallelBlockBytes, phase)));
+            const write = await stream('write');
+            const read = await stream('read');
+            for (let c = 0; c < clients; c++) await t.shim.unlink(`${dir}/s${c}`);
+            return { write, read };
+          },
+        };
+        const rounds = await inRounds(p.rounds, [...mounted, shim], logRound(`fig11, ${clients} clients`));
+        for (const [target, rs] of rounds) {
+          const phase = (k: keyof Phases) => combineMeasured(rs.map((r) => r[k]), combineStreams);
+          byTarget.set(target, [...(byTarget.get(target) ?? []), { clients, write: phase('write'), read: phase('read') }]);
+        }
       }
-      res.fig11['dbos-shim'] = rows;
+      res.fig11 = Object.fromEntries(byTarget);
     });
 
     await attempt(has('seq'), 'seq', async () => {

@@ -38,9 +38,16 @@ describe('dbos bench fs', () => {
         expect((results[experiment]!['dbos-fuse'] as Rate).innodbPagesRead).toBeGreaterThanOrEqual(0);
       }
       for (const target of TARGETS) {
-        const rows = results.fig11![target] as { clients: number; write: { mibPerSecond: number }; read: { mibPerSecond: number } }[];
+        type Point = { mibPerSecond: number; roundsMibPerSecond: number[]; cpuBusy: number };
+        const rows = results.fig11![target] as { clients: number; write: Point; read: Point }[];
         expect(rows.map((q) => q.clients)).toEqual([1, 2]);
-        for (const q of rows) expect(Math.min(q.write.mibPerSecond, q.read.mibPerSecond)).toBeGreaterThan(0);
+        for (const q of rows) {
+          expect(Math.min(q.write.mibPerSecond, q.read.mibPerSecond)).toBeGreaterThan(0);
+          // Figure 11 runs in rounds too, with how busy the machine was.
+          expect([q.write.roundsMibPerSecond.length, q.read.roundsMibPerSecond.length]).toEqual([2, 2]);
+          // (A tiny cell may pass between two of the kernel's 10 ms ticks: 0 then.)
+          for (const busy of [q.write.cpuBusy, q.read.cpuBusy]) expect(busy >= 0 && busy <= 1, `${busy}`).toBe(true);
+        }
         type Stream = { mibPerSecond: number; roundsMibPerSecond: number[] };
         const seq = results.seq![target] as { write: Stream; read: Stream };
         expect(Math.min(seq.write.mibPerSecond, seq.read.mibPerSecond)).toBeGreaterThan(0);
@@ -59,8 +66,9 @@ describe('dbos bench fs', () => {
       const md = readFileSync(join(out, 'results.md'), 'utf8');
       expect(md).toMatch(/## Targets/);
       expect(md).toMatch(/Figure 10a: dbos-fuse ≥ 50% of bindfs \| \d+% \(rounds \d+%–\d+%\); the binding alone, fuse-null: \d+% \(rounds \d+%–\d+%\)/);
-      // Each cell's rounds are in the tables.
-      expect(md).toMatch(/\n\| dbos-fuse \| \d+ \| \d+(\.\d)? \/ \d+(\.\d)? \|/);
+      // Each cell's rounds are in the tables, and how busy the machine was.
+      expect(md).toMatch(/\n\| dbos-fuse \| \d+ \| \d+(\.\d)? \/ \d+(\.\d)? \|.* \| \d+% \| [\d.]+× /);
+      expect(md).toMatch(/Figure 11 \(dbos-fuse\): throughput grows with clients until the machine saturates \(85% of all cores busy\) \| write MiB\/s \(machine busy\) \d+ \(\d+%\) → \d+ \(\d+%\): [^|]+; read MiB\/s/);
       expect(md).toMatch(/\| dbos: SQL over File_size_class \(dbos fs usage\) \| — \| [\d.]+ \| 7 \| yes \|/);
       for (const chart of ['fig10.svg', 'table1.svg', 'fig11-write.svg', 'seq.svg', 'table2.svg']) {
         expect(readFileSync(join(out, chart), 'utf8')).toMatch(/^<svg/);

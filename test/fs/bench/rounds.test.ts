@@ -5,7 +5,8 @@ import { combineMeasured, combineRates, combineStreams, inRounds, median, perTar
 import type { Measured, Rate } from '../../../fs/bench/run.js';
 
 const rate = (opsPerSecond: number, extra: Partial<Rate> = {}): Rate => ({ opsPerSecond, medianUs: opsPerSecond / 10, p99Us: opsPerSecond / 5, seconds: 10, ...extra });
-const measured = <T>(t: T, peakRssBytes: number | null, innodbPagesRead: number | null): Measured<T> => ({ ...t, peakRssBytes, innodbPagesRead });
+const measured = <T>(t: T, peakRssBytes: number | null, innodbPagesRead: number | null, cpuBusy: number | null = null): Measured<T> =>
+  ({ ...t, peakRssBytes, innodbPagesRead, cpuBusy });
 
 describe('inRounds', () => {
   it('runs every cell once a round, each round starting one cell further on, and answers each cell\'s results in round order', async () => {
@@ -53,11 +54,11 @@ describe('combining rounds', () => {
     expect('avgUs' in combineRates([rate(1)])).toBe(false);
   });
 
-  it('gives the highest peak RSS, and the pages read over all rounds (unknown if any round\'s is)', () => {
-    const c = combineMeasured([measured(rate(1), 300, 5), measured(rate(2), null, 7), measured(rate(3), 200, 0)], combineRates);
-    expect([c.peakRssBytes, c.innodbPagesRead, c.opsPerSecond]).toEqual([300, 12, 2]);
+  it('gives the highest peak RSS, the pages read over all rounds (unknown if any round\'s is), and the median of how busy the machine was', () => {
+    const c = combineMeasured([measured(rate(1), 300, 5, 0.9), measured(rate(2), null, 7, 0.5), measured(rate(3), 200, 0, 0.7)], combineRates);
+    expect([c.peakRssBytes, c.innodbPagesRead, c.opsPerSecond, c.cpuBusy]).toEqual([300, 12, 2, 0.7]);
     const d = combineMeasured([measured(rate(1), null, 1), measured(rate(2), null, null)], combineRates);
-    expect([d.peakRssBytes, d.innodbPagesRead]).toEqual([null, null]);
+    expect([d.peakRssBytes, d.innodbPagesRead, d.cpuBusy]).toEqual([null, null, null]);
   });
 
   it('combines streams and every target of an experiment alike', () => {

@@ -1,0 +1,49 @@
+// How busy the whole machine was during a measurement: whether a result that
+// stops growing with load stopped because every core was busy (the machine
+// saturated) or for another reason (one thread, a lock, latency).
+import { readFileSync } from 'node:fs';
+
+/** Busy and total jiffies of all cores since boot (/proc/stat's first line); iowait counts as idle. */
+function cpuJiffies(): { busy: number; total: number } {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number) as number[];
+  const busy = user! + nice! + system! + irq! + softirq! + steal!;
+  return { busy, total: busy + idle! + iowait! };
+}
+
+/** Starts counting; stop() answers the share of all cores' time that was busy (0 to 1), or null if nothing elapsed. */
+export function machineBusy(): { stop(): number | null } {
+  const a = cpuJiffies();
+  return {
+    stop() {
+      const b = cpuJiffies();
+      return b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : null;
+    },
+  };
+}
+
+/** From this share of all cores busy on, the machine counts as saturated. */
+export const SATURATED = 0.85;
+
+export interface LoadPoint {
+  clients: number;
+  value: number;
+  cpuBusy: number | null;
+}
+
+/**
+ * Whether throughput grows with clients until the machine saturates: every
+ * step up in clients must raise `value` until a step that ran with the
+ * machine saturated; after it, anything goes. Answers the first step that
+ * did not grow while the machine had cores to spare, if any, and the first
+ * saturated one.
+ */
+export function growsUntilSaturated(points: LoadPoint[]): { met: boolean; stalledAt?: number; saturatedAt?: number } {
+  const ps = [...points].sort((a, b) => a.clients - b.clients);
+  for (let i = 0; i < ps.length - 1; i++) {
+    if ((ps[i]!.cpuBusy ?? 0) >= SATURATED) return { met: true, saturatedAt: ps[i]!.clients };
+    if (!(ps[i + 1]!.value > ps[i]!.value)) return { met: false, stalledAt: ps[i + 1]!.clients };
+  }
+  const last = ps[ps.length - 1];
+  return { met: true, ...(last && (last.cpuBusy ?? 0) >= SATURATED ? { saturatedAt: last.clients } : {}) };
+}

@@ -53,7 +53,7 @@ export function registerFsBench(bench: Command): void {
     .option('--clients <n>', 'Figure 10 clients (paper: 40)', wholeNumber('--clients', 1))
     .option('--files-per-client <n>', 'Figure 10 files per client (paper: 100)', wholeNumber('--files-per-client', 1))
     .option('--seconds <s>', 'how long each round of a Figure 10 cell runs (default 10)', positiveSeconds('--seconds'))
-    .option('--rounds <n>', 'how many times each cell of Figure 10, Table 1 and the sequential runs is measured, targets taking turns; the report gives the median (default 3)', wholeNumber('--rounds', 1))
+    .option('--rounds <n>', 'how many times each cell of Figures 10 and 11, Table 1 and the sequential runs is measured, targets taking turns; the report gives the median (default 3)', wholeNumber('--rounds', 1))
     .option('--creates <n>', 'Table 1 files per thread (40 threads)', wholeNumber('--creates', 1))
     .option('--analytics-files <n>', 'Table 2 files (default 100,000)', wholeNumber('--analytics-files', 1))
     .option('--parallel-clients <n>', 'Figure 11 client counts, comma-separated', listOf('--parallel-clients', wholeNumber('--parallel-clients', 1)))

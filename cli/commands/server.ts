@@ -6,7 +6,7 @@ import { Db } from '../../schema/db.js';
 import { ensureHome, type DbosHome, dbosHome } from '../../schema/home.js';
 import { migrate, readMeta, schemaVersion, SCHEMA_VERSION, DEFAULT_BLOCK_SIZE, DEFAULT_PARTITIONS } from '../../schema/migrations.js';
 import { type Durability, privateTarget, serverStatus, startServer, stopServer } from '../../schema/server.js';
-import { alive, allRecords } from '../../fs/fuse/registry.js';
+import { alive, allRecords, liveMountsOf } from '../../fs/fuse/registry.js';
 import { mountedAt } from '../../fs/fuse/mountpoint.js';
 import { CliError } from '../errors.js';
 import { connect, resolveTarget } from '../target.js';
@@ -68,6 +68,14 @@ export function registerServerCommands(program: Command): void {
         if (wasRunning && o.memory) console.log('note: --memory takes effect after "dbos down" and "dbos up".');
       }
       try {
+        // A daemon keeps the statements of the schema it was built for: an
+        // older one would fail, or hold the tables the migration alters.
+        const current = await schemaVersion(db);
+        const older = current > 0 && current < SCHEMA_VERSION ? liveMountsOf(dbosHome(), label) : [];
+        if (older.length > 0) {
+          throw new CliError(`${older.map((r) => r.mountpoint).join(', ')} still use${older.length === 1 ? 's' : ''} schema version ${current} of this database; ` +
+            `run "dbos umount" first, then dbos up migrates it to version ${SCHEMA_VERSION}.`);
+        }
         const { from, to } = await migrate(db, { partitions: o.partitions, blockSize: o.blockSize });
         const meta = await readMeta(db);
         const fixed = (key: string, asked: number | undefined) => {
@@ -90,7 +98,7 @@ export function registerServerCommands(program: Command): void {
     .option('--force', 'stop it even while dbos mounts use it')
     .action(async (o: { force?: boolean }) => {
       const home = dbosHome();
-      const users = allRecords(home).filter((r) => alive(r.pid) && r.database.startsWith('private'));
+      const users = liveMountsOf(home, 'private server');
       if (users.length > 0 && !o.force) {
         throw new CliError(`${users.map((r) => r.mountpoint).join(', ')} still use${users.length === 1 ? 's' : ''} the private database; run "dbos umount" first (or dbos down --force).`);
       }

@@ -57,6 +57,15 @@ export function allRecords(home: DbosHome): MountRecord[] {
   });
 }
 
+/**
+ * The mounts of this home whose daemons still run against the database
+ * labelled `database` (any private server's label when it starts with "private").
+ */
+export function liveMountsOf(home: DbosHome, database: string): MountRecord[] {
+  const same = database.startsWith('private') ? (r: MountRecord) => r.database.startsWith('private') : (r: MountRecord) => r.database === database;
+  return allRecords(home).filter((r) => same(r) && alive(r.pid));
+}
+
 /** True if the mount daemon `pid` still runs (it is a node process). */
 export function alive(pid: number): boolean {
   return isRunning(pid, /^(node|dbos)/);

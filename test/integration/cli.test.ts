@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { DAEMON_NODE_FLAGS } from '../../cli/commands/mount.js';
 import { mountedAt } from '../../fs/fuse/mountpoint.js';
 import { alive, readRecord } from '../../fs/fuse/registry.js';
+import { SCHEMA_VERSION, schemaVersion } from '../../schema/migrations.js';
 import { dbos, mountFresh, sh, type Mounted } from '../helpers/cli.js';
 import { freshDatabase, testHome, type TestDb } from '../helpers/db.js';
 
@@ -217,6 +218,32 @@ describe('dbos up, status and fs settings', () => {
     const missing = dbos(['fs', 'blocksize', '/no/such/dir', '--db', m.t.url]);
     expect(missing.code).not.toBe(0);
     expectOneSentence(missing.stderr, /ENOENT/);
+  });
+
+  it('dbos up refuses to migrate a database while a mount of an older build uses it, and migrates it once none does', async () => {
+    const older = SCHEMA_VERSION - 1;
+    const setVersion = (t: TestDb, v: number) => t.db.run("UPDATE Dbos_meta SET value = ? WHERE name = 'schema_version'", [String(v)]);
+    // The test's mount runs against m.t: make its database look one version old.
+    await setVersion(m.t, older);
+    try {
+      const refused = dbos(['up', '--db', m.t.url]);
+      expect(refused.code).not.toBe(0);
+      expectOneSentence(refused.stderr, new RegExp(`${m.mountpoint} still uses schema version ${older} of this database; run "dbos umount" first`));
+      expect(await schemaVersion(m.t.db)).toBe(older);
+    } finally {
+      await setVersion(m.t, SCHEMA_VERSION);
+    }
+    // The same state with no mount: dbos up migrates.
+    const t = await freshDatabase();
+    try {
+      await setVersion(t, older);
+      const up = dbos(['up', '--db', t.url]);
+      expect(up.code, up.stderr).toBe(0);
+      expect(up.stdout).toMatch(new RegExp(`migrated from version ${older} to ${SCHEMA_VERSION}`));
+      expect(await schemaVersion(t.db)).toBe(SCHEMA_VERSION);
+    } finally {
+      await t.drop();
+    }
   });
 
   it('dbos fs usage counts the bytes per owner of the files of at least --min-size, as files written through the mount left them', async () => {

@@ -53,13 +53,16 @@ export type PerTarget<T> = Partial<Record<TargetName, Measured<T>>>;
 export interface Rate { opsPerSecond: number; medianUs: number; p99Us: number; avgUs?: number; seconds: number; roundsOpsPerSecond?: number[] }
 export interface Stream { mibPerSecond: number; seconds: number; roundsMibPerSecond?: number[] }
 
+/** One client count of Figure 11 on one target. */
+export interface Fig11Point { clients: number; write: Measured<Stream>; read: Measured<Stream> }
+
 export interface FsBenchResults {
   fig10a?: PerTarget<Rate>;
   fig10b?: PerTarget<Rate>;
   creates?: PerTarget<Rate>;
   deletes?: PerTarget<Rate>;
   durableCreates?: PerTarget<Rate & { how: string }>;
-  fig11?: Partial<Record<TargetName, { clients: number; write: Measured<Stream>; read: Measured<Stream> }[]>>;
+  fig11?: Partial<Record<TargetName, Fig11Point[]>>;
   seq?: PerTarget<SeqRate>;
   table2?: {
     files: number; minSize: number; sql: string; summarySql: string; find: string; linesOfCode: { sql: number; summary: number; c: number; find: number };
@@ -195,8 +198,8 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
       await t.shim.mkdir('/shim/fig11', 0o755);
       await t.shim.setxattr('/shim/fig11', PLACEMENT_XATTR, Buffer.from('parallel'));
       await t.shim.setxattr('/shim/fig11', BLOCK_SIZE_XATTR, Buffer.from(String(p.parallelBlockBytes)));
-      type Phases = { write: Measured<Stream>; read: Measured<Stream> };
-      const byTarget = new Map<TargetName, { clients: number; write: Measured<Stream>; read: Measured<Stream> }[]>();
+      type Phases = Omit<Fig11Point, 'clients'>;
+      const byTarget = new Map<TargetName, Fig11Point[]>();
       for (const clients of p.parallelClients) {
         const shape = { clients, fileBytes: p.parallelFileBytes, ioBytes: p.parallelBlockBytes };
         // Each round writes new files (an overwrite would be another experiment) and removes them after reading them back.

@@ -4,7 +4,7 @@
 // the paper's analytics query counts every file exactly once:
 //   SELECT f_owner, SUM(f_size) FROM Localized_file WHERE f_size >= 20480 GROUP BY f_owner
 import type { Param, Queryable, Statement } from '../../schema/db.js';
-import { keyOf, SIZE_ROW } from '../../schema/ddl/fs.js';
+import { ofFileNamed, SIZE_ROW } from '../../schema/ddl/fs.js';
 import type { Placement } from '../attrs.js';
 
 /** Largest multi-row INSERT we send, well under MariaDB's default 16 MiB packet. */
@@ -18,10 +18,9 @@ export function tableOf(p: Placement): string {
 
 /**
  * The condition for a file's rows: its key, the table's clustered primary key
- * (schema version 8), finds them; the full name guards against two names
- * with one key. Its parameters are ofFile(path).
+ * (schema version 8), finds them. Its parameters are ofFile(path).
  */
-const FILE_ROWS = `f_key = ${keyOf('?')} AND f_name = ?`;
+const FILE_ROWS = ofFileNamed('?');
 const ofFile = (path: string) => [path, path];
 
 /** Where a file's rows live: its table, and for localized files its partition. */

@@ -4,7 +4,8 @@
 // "%", "_" and "\" in names are ordinary bytes.
 import type { Db, Param, Queryable, Statement } from '../../schema/db.js';
 import type { ContentType, DirEntry, Placement } from '../attrs.js';
-import { keyOf, SIZE_ROW } from '../../schema/ddl/fs.js';
+import { keyOf, ofFileNamed, SIZE_ROW } from '../../schema/ddl/fs.js';
+import { tableOf } from './blocks.js';
 import { splitPath } from '../paths.js';
 import { compareTime, fromDecimal, toDecimal, type Timespec } from '../time.js';
 
@@ -118,15 +119,14 @@ function entriesByKey(paths: string[]): { sql: string; params: string[] } {
 }
 
 /**
- * LEFT JOIN of the rows of the file table `table` (as `alias`) that belong to
- * each entry d that is a file placed there (and match `also`), found by the
- * file's key. The index is named: the optimizer, seeing a near-empty table,
- * would otherwise scan it for each entry.
+ * LEFT JOIN of the rows (as `alias`) that belong to each entry d that is a
+ * file of `placement` (and match `also`), found by the file's key. The index
+ * is named: the optimizer, seeing a near-empty table, would otherwise scan it
+ * for each entry.
  */
-function fileRowsOf(table: 'Localized_file' | 'Parallel_file', alias: string, also?: string): string {
-  const placement: Placement = table === 'Localized_file' ? 'localized' : 'parallel';
-  return `LEFT JOIN ${table} ${alias} FORCE INDEX (PRIMARY)
-            ON d.content_type = 'file' AND d.placement = '${placement}' AND ${alias}.f_key = ${keyOf('d.path')} AND ${alias}.f_name = d.path${also ? ` AND ${also}` : ''}`;
+function fileRowsOf(placement: Placement, alias: string, also?: string): string {
+  return `LEFT JOIN ${tableOf(placement)} ${alias} FORCE INDEX (PRIMARY)
+            ON d.content_type = 'file' AND d.placement = '${placement}' AND ${ofFileNamed('d.path', alias)}${also ? ` AND ${also}` : ''}`;
 }
 
 /**
@@ -155,7 +155,7 @@ export async function lookupMany(q: Queryable, paths: string[]): Promise<(Entry 
   const rows = await q.rows<EntryRow & { path: Buffer }>(
     `SELECT d.path, ${COLUMNS}, COALESCE(l.f_size, p.f_size) AS f_size,
             EXISTS (SELECT 1 FROM Xattr x FORCE INDEX (by_name) WHERE x.f_name = d.path) AS has_xattrs
-       FROM Directory d ${fileRowsOf('Localized_file', 'l', `l.block_no = ${SIZE_ROW}`)} ${fileRowsOf('Parallel_file', 'p', `p.block_no = ${SIZE_ROW}`)}
+       FROM Directory d ${fileRowsOf('localized', 'l', `l.block_no = ${SIZE_ROW}`)} ${fileRowsOf('parallel', 'p', `p.block_no = ${SIZE_ROW}`)}
       WHERE ${these.sql}`,
     these.params);
   const find = byPath(rows);
@@ -343,12 +343,12 @@ export async function unlinkMany(db: Db, paths: string[]): Promise<(ContentType 
     { sql: `SELECT d.path, d.content_type FROM Directory d WHERE ${these} FOR UPDATE`, params },
     [
       {
-        sql: `DELETE x FROM Directory d STRAIGHT_JOIN Xattr x FORCE INDEX (attr) ON x.f_key = ${keyOf('d.path')} AND x.f_name = d.path
+        sql: `DELETE x FROM Directory d STRAIGHT_JOIN Xattr x FORCE INDEX (attr) ON ${ofFileNamed('d.path', 'x')}
                WHERE ${these} AND d.content_type <> 'directory'`,
         params,
       },
       {
-        sql: `DELETE d, l, p FROM Directory d ${fileRowsOf('Localized_file', 'l')} ${fileRowsOf('Parallel_file', 'p')}
+        sql: `DELETE d, l, p FROM Directory d ${fileRowsOf('localized', 'l')} ${fileRowsOf('parallel', 'p')}
                WHERE ${these} AND d.content_type <> 'directory'`,
         params,
       },

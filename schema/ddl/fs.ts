@@ -8,6 +8,17 @@
 export const keyOf = (expr: string) => `UNHEX(LEFT(SHA2(${expr}, 256), 32))`;
 
 /**
+ * SQL for the rows of the file whose name is the expression `name`, in a
+ * table keyed by f_key (the file tables, Xattr; `alias` qualifies their
+ * columns): the key finds them, the full name guards against two names with
+ * one key.
+ */
+export const ofFileNamed = (name: string, alias?: string) => {
+  const c = alias ? `${alias}.` : '';
+  return `${c}f_key = ${keyOf(name)} AND ${c}f_name = ${name}`;
+};
+
+/**
  * The row of a file that carries its f_owner and f_size and no bytes (its
  * block_no); the file's bytes are in the rows numbered from 0.
  */
@@ -89,7 +100,6 @@ export const FILE_SIZE_INDEXES: string[] = ['Localized_file', 'Parallel_file'].m
   (t) => `ALTER TABLE ${t} ADD INDEX IF NOT EXISTS by_size (f_size, f_owner)`);
 
 const ENTRY_KEY = keyOf('CONCAT(p_parent, 0x00, p_name)');
-const FILE_KEY = keyOf('p_path');
 
 /**
  * Schema version 5. unlink(2) of a name that is not a directory, with its
@@ -112,11 +122,11 @@ BEGIN
   IF kind IS NOT NULL AND kind <> 'directory' THEN
     DELETE FROM Directory WHERE e_key = ${ENTRY_KEY} AND d_name = p_parent AND content = p_name;
     IF kind = 'file' AND place = 'parallel' THEN
-      DELETE FROM Parallel_file WHERE f_key = ${FILE_KEY} AND f_name = p_path;
+      DELETE FROM Parallel_file WHERE ${ofFileNamed('p_path')};
     ELSEIF kind = 'file' THEN
-      DELETE FROM Localized_file WHERE f_key = ${FILE_KEY} AND f_name = p_path;
+      DELETE FROM Localized_file WHERE ${ofFileNamed('p_path')};
     END IF;
-    DELETE FROM Xattr WHERE f_key = ${FILE_KEY} AND f_name = p_path;
+    DELETE FROM Xattr WHERE ${ofFileNamed('p_path')};
   END IF;
   COMMIT;
   SELECT kind AS content_type;

@@ -16,7 +16,9 @@ describe('dbos bench fs', () => {
     try {
       const r = dbos(['bench', 'fs', '--clients', '2', '--files-per-client', '2', '--seconds', '0.5', '--rounds', '2', '--creates', '3',
         '--analytics-files', '300', '--parallel-clients', '1,2', '--parallel-size', '256K', '--seq-size', '2M', '--out', out]);
-      expect(r.code, r.stderr).toBe(0);
+      // An experiment that failed says why in the command's output ("<name> failed: …"): shown if the exit is not 0.
+      const failures = r.stdout.split('\n').filter((l) => / failed: /.test(l)).join('\n');
+      expect(r.code, `${r.stderr}${failures}`).toBe(0);
       type Rate = { opsPerSecond: number; roundsOpsPerSecond: number[]; peakRssBytes: number | null; innodbPagesRead: number | null };
       const { results } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { results: Record<string, Record<string, unknown>> & {
         commands: string[];

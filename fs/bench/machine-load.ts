@@ -11,12 +11,34 @@ function cpuJiffies(): { busy: number; total: number } {
   return { busy, total: busy + idle! + iowait! };
 }
 
-/** Starts counting; stop() answers the share of all cores' time that was busy (0 to 1), or null if nothing elapsed. */
-export function machineBusy(): { stop(): number | null } {
-  const a = cpuJiffies();
+/** The interval a throughput was measured over (epoch ms), when the tool reports it. */
+export interface IoWindow {
+  startMs: number;
+  endMs: number;
+}
+
+/** How often machineBusy samples /proc/stat: the kernel counts in 10 ms ticks. */
+const SAMPLE_MS = 10;
+
+/**
+ * Starts counting; stop() answers the share of all cores' time that was busy
+ * (0 to 1), or null if nothing elapsed. Given the window the tool measured its
+ * throughput over, stop() answers the share within it: a tool's start-up (fio
+ * spends about 0.3 s of one core before its first I/O) would otherwise dilute
+ * a short cell's load and make a saturated machine look idle. `jiffies` reads
+ * the counters (/proc/stat; tests give their own).
+ */
+export function machineBusy(jiffies = cpuJiffies): { stop(window?: IoWindow): number | null } {
+  const samples = [{ ms: Date.now(), ...jiffies() }];
+  const timer = setInterval(() => samples.push({ ms: Date.now(), ...jiffies() }), SAMPLE_MS);
+  timer.unref(); // a measurement that throws never calls stop()
   return {
-    stop() {
-      const b = cpuJiffies();
+    stop(window) {
+      clearInterval(timer);
+      samples.push({ ms: Date.now(), ...jiffies() });
+      // The last sample at or before the window's start and the first at or after its end.
+      const a = window ? samples.filter((s) => s.ms <= window.startMs).pop() ?? samples[0]! : samples[0]!;
+      const b = window ? samples.find((s) => s.ms >= window.endMs) ?? samples[samples.length - 1]! : samples[samples.length - 1]!;
       return b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : null;
     },
   };

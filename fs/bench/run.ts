@@ -13,7 +13,7 @@ import {
   buildDbosTree, buildExt4Tree, expectedTotals, FIND_PIPELINE, linesOfCode, MIN_SIZE, OWNER_SQL, timeScan, timeSql, timeSummary, type Timed,
 } from './analytics.js';
 import { fio, streamJob } from './fio.js';
-import { machineBusy } from './machine-load.js';
+import { machineBusy, type IoWindow } from './machine-load.js';
 import { combineMeasured, combineRates, combineStreams, inRounds, perTarget, type Cell } from './rounds.js';
 import { createDelete, layoutRandomBlocks, randomBlocks, streams, type LatencyResult } from './shim-workloads.js';
 import { openTargets, peakRss, type MountedTarget, type TargetName, type Targets } from './targets.js';
@@ -37,6 +37,8 @@ export interface FsBenchParams {
   parallelClients: number[];
   parallelFileBytes: number;
   parallelBlockBytes: number;
+  /** How many times Figure 11's readers read their files: one 64 MiB pass lasts about 0.2 s, too short to measure. */
+  parallelReadPasses: number;
   seqBytes: number;
 }
 
@@ -51,7 +53,7 @@ export type PerTarget<T> = Partial<Record<TargetName, Measured<T>>>;
 
 /** With rounds: each rate is the median round's, `seconds` the rounds' sum. */
 export interface Rate { opsPerSecond: number; medianUs: number; p99Us: number; avgUs?: number; seconds: number; roundsOpsPerSecond?: number[] }
-export interface Stream { mibPerSecond: number; seconds: number; roundsMibPerSecond?: number[] }
+export interface Stream { mibPerSecond: number; seconds: number; roundsMibPerSecond?: number[]; ioWindow?: IoWindow }
 
 /** One client count of Figure 11 on one target. */
 export interface Fig11Point { clients: number; write: Measured<Stream>; read: Measured<Stream> }
@@ -115,7 +117,7 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
       const before = await pagesRead();
       const busy = machineBusy();
       const r = await f();
-      const cpuBusy = busy.stop();
+      const cpuBusy = busy.stop((r as { ioWindow?: IoWindow }).ioWindow);
       const after = await pagesRead();
       return { ...r, peakRssBytes: rss ? rss.stop() : null, innodbPagesRead: before !== null && after !== null ? after - before : null, cpuBusy };
     };
@@ -211,7 +213,7 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
             const name = `par${clients}`;
             const write = await measure(daemonOf(m), async () => pick(await runFio(dir, name, streamJob({ ...shape, phase: 'write' }))));
             t.dropCaches();
-            const read = await measure(daemonOf(m), async () => pick(await runFio(dir, name, streamJob({ ...shape, phase: 'read' }))));
+            const read = await measure(daemonOf(m), async () => pick(await runFio(dir, name, streamJob({ ...shape, phase: 'read', passes: p.parallelReadPasses }))));
             rmSync(dir, { recursive: true, force: true });
             return { write, read };
           },
@@ -221,7 +223,7 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
           run: async (round) => {
             const dir = `/shim/fig11/c${clients}r${round}`;
             await t.shim.mkdir(dir, 0o755);
-            const stream = (phase: 'write' | 'read') => measure(undefined, async () => pick(await streams(t.shim, dir, clients, p.parallelFileBytes, p.parallelBlockBytes, phase)));
+            const stream = (phase: 'write' | 'read') => measure(undefined, async () => pick(await streams(t.shim, dir, clients, p.parallelFileBytes, p.parallelBlockBytes, phase, p.parallelReadPasses)));
             const write = await stream('write');
             const read = await stream('read');
             for (let c = 0; c < clients; c++) await t.shim.unlink(`${dir}/s${c}`);
@@ -296,7 +298,8 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
   }
 }
 
-const pick = (r: { mibPerSecond: number; seconds: number }): Stream => ({ mibPerSecond: r.mibPerSecond, seconds: r.seconds });
+/** A stream's rate, and when it was measured (for measure's machine load), without the tool's other output. */
+const pick = (r: { mibPerSecond: number; seconds: number; ioWindow?: IoWindow }): Stream => ({ mibPerSecond: r.mibPerSecond, seconds: r.seconds, ...(r.ioWindow ? { ioWindow: r.ioWindow } : {}) });
 
 /** `who`: a FUSE daemon's pid, undefined for this process (the shim), null for nothing (ext4 has no daemon). */
 type MeasureFn = <T>(who: number | undefined | null, f: () => Promise<T>) => Promise<Measured<T>>;

@@ -5,6 +5,7 @@
 import { constants as fsc } from 'node:fs';
 import { percentile } from '../../cli/bench/report.js';
 import type { DbosFs } from '../dbosfs.js';
+import type { IoWindow } from './machine-load.js';
 
 export interface LatencyResult {
   ops: number;
@@ -105,9 +106,13 @@ export async function createDelete(fs: DbosFs, dir: string, threads: number, per
   return latencies(samples.sort((a, b) => a - b), seconds);
 }
 
-/** Figure 11 and the sequential experiment: each client writes, or reads back, a file of its own from start to end. */
-export async function streams(fs: DbosFs, dir: string, clients: number, fileBytes: number, ioBytes: number, phase: 'write' | 'read'): Promise<ThroughputResult> {
+/**
+ * Figure 11 and the sequential experiment: each client writes, or reads back
+ * (`passes` times, opening the file for each), a file of its own from start to end.
+ */
+export async function streams(fs: DbosFs, dir: string, clients: number, fileBytes: number, ioBytes: number, phase: 'write' | 'read', passes = 1): Promise<ThroughputResult & { ioWindow: IoWindow }> {
   const data = Buffer.alloc(ioBytes, 0x3c);
+  const startMs = Date.now();
   const start = performance.now();
   await Promise.all(Array.from({ length: clients }, async (_, c) => {
     const path = `${dir}/s${c}`;
@@ -115,14 +120,16 @@ export async function streams(fs: DbosFs, dir: string, clients: number, fileByte
       await writeWhole(fs, path, fileBytes, ioBytes, data);
       return;
     }
-    const fd = await fs.open(path, fsc.O_RDONLY);
-    try {
-      for (let off = 0; off < fileBytes; off += ioBytes) await fs.read(fd, ioBytes, off);
-    } finally {
-      await fs.release(fd);
+    for (let pass = 0; pass < passes; pass++) {
+      const fd = await fs.open(path, fsc.O_RDONLY);
+      try {
+        for (let off = 0; off < fileBytes; off += ioBytes) await fs.read(fd, ioBytes, off);
+      } finally {
+        await fs.release(fd);
+      }
     }
   }));
   const seconds = (performance.now() - start) / 1000;
-  const bytes = clients * fileBytes;
-  return { bytes, seconds, mibPerSecond: bytes / 2 ** 20 / seconds };
+  const bytes = clients * fileBytes * (phase === 'read' ? passes : 1);
+  return { bytes, seconds, mibPerSecond: bytes / 2 ** 20 / seconds, ioWindow: { startMs, endMs: Date.now() } };
 }

@@ -15,6 +15,20 @@ describe('machineBusy', () => {
     expect(busy!).toBeGreaterThan(0.2);
     expect(busy!).toBeLessThanOrEqual(1);
   });
+
+  it('answers the share within the window a tool measured over, not the tool\'s start-up around it', async () => {
+    // Counters as /proc/stat would give them: idle for 300 ms, every core busy for 600, idle again.
+    const t0 = Date.now();
+    const [from, to] = [t0 + 300, t0 + 900];
+    const jiffies = () => {
+      const now = Date.now();
+      return { busy: Math.max(0, Math.min(now, to) - from), total: now - t0 };
+    };
+    const m = machineBusy(jiffies);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(m.stop({ startMs: from, endMs: to })).toBeGreaterThan(0.8);
+    expect(m.stop()).toBeLessThan(0.6);
+  });
 });
 
 describe('growsUntilSaturated', () => {

@@ -260,7 +260,12 @@ function insertStatement(rows: number): { sql: string; fields: (keyof NewRow)[] 
     const rest = `SELECT ${NEW_ROW_FIELDS.map(() => '?').join(', ')}`;
     from = `(${[first, ...Array(rows - 1).fill(rest)].join(' UNION ALL ')}) v, Directory up`;
   }
-  const where = `up.d_name = ${v('up_parent')} AND up.content = ${v('up_name')} AND up.content_type = 'directory'`;
+  // The parent through the unique key, which share-locks its row alone. Through
+  // the listing index the lock would also cover the gaps beside it, where its
+  // siblings are inserted: a mkdir next to a stream of creates in sibling
+  // directories then deadlocked on every retry.
+  const where = `up.e_key = ${keyOf(`CONCAT(${v('up_parent')}, 0x00, ${v('up_name')})`)}
+        AND up.d_name = ${v('up_parent')} AND up.content = ${v('up_name')} AND up.content_type = 'directory'`;
   const sql = `INSERT INTO Directory (d_name, content, content_type, user_name, protection_info, p_key, gid, nlink,
                             atime, mtime, ctime, rdev, target, placement, block_size)
      ${select}

@@ -4,6 +4,7 @@
 // names at once (lookups, committed ctimes, inserts, unlinks), each checked
 // against the same work done one name at a time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Db } from '../../../schema/db.js';
 import { DbosFs } from '../../../fs/dbosfs.js';
 import * as namespace from '../../../fs/sql/namespace.js';
 import { freshDatabase, type TestDb } from '../../helpers/db.js';
@@ -205,6 +206,31 @@ describe('insertMany', () => {
     }
     expect((await namespace.lookup(t.db, '/many/deep/sym'))!.target).toBe(`/${long}/${long}`);
     expect((await namespace.lookup(t.db, '/many/%_\'"\\\n name'))!.rdev).toBe(0x0501);
+  });
+
+  it('locks each parent\'s row alone: while the insert\'s transaction is open, a sibling of the parent can be inserted', async () => {
+    // Locking the parents through the listing index also locked the gaps beside
+    // them: a mkdir next to creates in its sibling directories deadlocked on
+    // every retry (Table 1's durable creates failed with EIO).
+    const dir = draft({ type: 'directory', nlink: 2, perm: 0o755 });
+    await namespace.insert(t.db, '/sib', dir);
+    await namespace.insert(t.db, '/sib/a', dir);
+    const other = new Db(t.target, { poolSize: 1 });
+    try {
+      await other.run('SET SESSION innodb_lock_wait_timeout = 1');
+      // One name (the one-row statement) and several (the batched one).
+      for (const names of [['/sib/a/x'], ['/sib/a/y1', '/sib/a/y2']]) {
+        let sibling: unknown;
+        await t.db.tx(async (open) => {
+          expect(await namespace.insertMany(open, names.map((path) => ({ path, entry: draft() })))).not.toContain(null);
+          // Kept out of the transaction's own retries: a lock wait here is the failure.
+          sibling = await namespace.insert(other, `/sib/b${names.length}`, dir).catch((e: unknown) => e);
+        });
+        expect(sibling).toMatchObject({ ino: expect.any(Number) });
+      }
+    } finally {
+      await other.close();
+    }
   });
 
   it('stores none of the names when one of them exists', async () => {

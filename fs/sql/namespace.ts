@@ -190,8 +190,10 @@ export async function lookup(q: Queryable, path: string): Promise<Entry | null> 
 /** Like lookup, taking a shared lock on the row until the transaction ends. */
 export async function lockEntry(q: Queryable, path: string, exclusive: boolean): Promise<Entry | null> {
   const { parent, name } = splitPath(path);
-  // Through the unique key: InnoDB then locks this row only. Through the
-  // prefix index it would also lock the gap after it, where names are inserted.
+  // Through the unique key: InnoDB (MariaDB 10.11) locks the row and the gap
+  // before it in `entry`, whose order is a hash's, so only names that happen
+  // to hash next to it wait. Through the prefix index it would lock the gaps
+  // beside it there, where its siblings are inserted.
   const rows = await q.rows<EntryRow>(
     `SELECT ${COLUMNS} FROM Directory d WHERE d.e_key = ${keyOf('CONCAT(?, 0x00, ?)')} AND d.d_name = ? AND d.content = ?
      ${exclusive ? 'FOR UPDATE' : 'LOCK IN SHARE MODE'}`,
@@ -260,10 +262,11 @@ function insertStatement(rows: number): { sql: string; fields: (keyof NewRow)[] 
     const rest = `SELECT ${NEW_ROW_FIELDS.map(() => '?').join(', ')}`;
     from = `(${[first, ...Array(rows - 1).fill(rest)].join(' UNION ALL ')}) v, Directory up`;
   }
-  // The parent through the unique key, which share-locks its row alone. Through
-  // the listing index the lock would also cover the gaps beside it, where its
-  // siblings are inserted: a mkdir next to a stream of creates in sibling
-  // directories then deadlocked on every retry.
+  // The parent through the unique key, as lockEntry finds it: the share lock
+  // covers its row and the gap before it in `entry`, which is ordered by a
+  // hash. Through the listing index the lock covered the gaps beside it there,
+  // where its siblings are inserted: a mkdir next to a stream of creates in
+  // sibling directories then deadlocked on every retry.
   const where = `up.e_key = ${keyOf(`CONCAT(${v('up_parent')}, 0x00, ${v('up_name')})`)}
         AND up.d_name = ${v('up_parent')} AND up.content = ${v('up_name')} AND up.content_type = 'directory'`;
   const sql = `INSERT INTO Directory (d_name, content, content_type, user_name, protection_info, p_key, gid, nlink,

@@ -208,7 +208,7 @@ describe('insertMany', () => {
     expect((await namespace.lookup(t.db, '/many/%_\'"\\\n name'))!.rdev).toBe(0x0501);
   });
 
-  it('locks each parent\'s row alone: while the insert\'s transaction is open, a sibling of the parent can be inserted', async () => {
+  it('does not lock the gaps where a parent\'s siblings go: while the insert\'s transaction is open, a sibling of the parent can be inserted', async () => {
     // Locking the parents through the listing index also locked the gaps beside
     // them: a mkdir next to creates in its sibling directories deadlocked on
     // every retry (Table 1's durable creates failed with EIO).

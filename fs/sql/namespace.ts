@@ -4,7 +4,7 @@
 // "%", "_" and "\" in names are ordinary bytes.
 import type { Db, Param, Queryable, Statement } from '../../schema/db.js';
 import type { ContentType, DirEntry, Placement } from '../attrs.js';
-import { keyOf, ofFileNamed, SIZE_ROW } from '../../schema/ddl/fs.js';
+import { keyOf, ofEntryNamed, ofFileNamed, SIZE_ROW } from '../../schema/ddl/fs.js';
 import { tableOf } from './blocks.js';
 import { splitPath } from '../paths.js';
 import { compareTime, fromDecimal, toDecimal, type Timespec } from '../time.js';
@@ -107,9 +107,10 @@ function entriesIn(paths: string[]): { sql: string; params: string[] } {
 
 /**
  * The entries at `paths` (no path twice) found by their unique key, and its
- * parameters: a locking read through it locks those rows only, where one
- * through the listing index would also lock the gaps beside them. The full
- * names guard against two names with one key.
+ * parameters: a locking read through it locks those rows and the gap before
+ * each in the key's hash order (see ofEntryNamed), not the gaps beside them in
+ * the listing index, where creates insert. The full names guard against two
+ * names with one key.
  */
 function entriesByKey(paths: string[]): { sql: string; params: string[] } {
   return {
@@ -190,12 +191,9 @@ export async function lookup(q: Queryable, path: string): Promise<Entry | null> 
 /** Like lookup, taking a shared lock on the row until the transaction ends. */
 export async function lockEntry(q: Queryable, path: string, exclusive: boolean): Promise<Entry | null> {
   const { parent, name } = splitPath(path);
-  // Through the unique key: InnoDB (MariaDB 10.11) locks the row and the gap
-  // before it in `entry`, whose order is a hash's, so only names that happen
-  // to hash next to it wait. Through the prefix index it would lock the gaps
-  // beside it there, where its siblings are inserted.
+  // Through the unique key, not the listing index: see ofEntryNamed for what it locks.
   const rows = await q.rows<EntryRow>(
-    `SELECT ${COLUMNS} FROM Directory d WHERE d.e_key = ${keyOf('CONCAT(?, 0x00, ?)')} AND d.d_name = ? AND d.content = ?
+    `SELECT ${COLUMNS} FROM Directory d WHERE ${ofEntryNamed('?', '?', 'd')}
      ${exclusive ? 'FOR UPDATE' : 'LOCK IN SHARE MODE'}`,
     [parent, name, parent, name]);
   return rows[0] ? toEntry(path, rows[0]) : null;
@@ -262,13 +260,14 @@ function insertStatement(rows: number): { sql: string; fields: (keyof NewRow)[] 
     const rest = `SELECT ${NEW_ROW_FIELDS.map(() => '?').join(', ')}`;
     from = `(${[first, ...Array(rows - 1).fill(rest)].join(' UNION ALL ')}) v, Directory up`;
   }
-  // The parent through the unique key, as lockEntry finds it: the share lock
-  // covers its row and the gap before it in `entry`, which is ordered by a
-  // hash. Through the listing index the lock covered the gaps beside it there,
+  // The parent through its unique key, as lockEntry finds it (ofEntryNamed).
+  // Through the listing index the share lock covered the gaps beside it,
   // where its siblings are inserted: a mkdir next to a stream of creates in
   // sibling directories then deadlocked on every retry.
-  const where = `up.e_key = ${keyOf(`CONCAT(${v('up_parent')}, 0x00, ${v('up_name')})`)}
-        AND up.d_name = ${v('up_parent')} AND up.content = ${v('up_name')} AND up.content_type = 'directory'`;
+  const [parent, name] = [v('up_parent'), v('up_name')];
+  // ofEntryNamed writes each twice (in the key, then alone): as '?', each needs its parameter twice.
+  if (rows === 1) fields.push('up_parent', 'up_name');
+  const where = `${ofEntryNamed(parent, name, 'up')} AND up.content_type = 'directory'`;
   const sql = `INSERT INTO Directory (d_name, content, content_type, user_name, protection_info, p_key, gid, nlink,
                             atime, mtime, ctime, rdev, target, placement, block_size)
      ${select}
@@ -424,7 +423,7 @@ export function commitTimes(path: string, time: Timespec, expectedCtime: Timespe
  * locking read of their ctimes (so the transaction takes their Directory rows
  * before their blocks, in key order), then one UPDATE that sets each file's
  * mtime and ctime to its own commit's time. Both find the rows by their
- * unique key, so they lock no gaps that creates would wait for. onlyOurs
+ * unique key, so they lock no gaps beside them where creates insert. onlyOurs
  * tells, from the read's rows, whether each file's ctime was exactly the one
  * expected.
  */
@@ -442,7 +441,7 @@ export function commitTimesMany(files: { path: string; time: Timespec; expectedC
     read: { sql: `SELECT d.path, d.ctime FROM Directory d WHERE ${these.sql} FOR UPDATE`, params: these.params },
     statements: [{
       sql: `UPDATE Directory d JOIN (${[first, ...Array(files.length - 1).fill(rest)].join(' UNION ALL ')}) v
-               ON d.e_key = ${keyOf('CONCAT(v.parent, 0x00, v.name)')} AND d.d_name = v.parent AND d.content = v.name
+               ON ${ofEntryNamed('v.parent', 'v.name', 'd')}
                SET d.mtime = v.t, d.ctime = v.t`,
       params: values.flat(),
     }],

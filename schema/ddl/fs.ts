@@ -19,6 +19,20 @@ export const ofFileNamed = (name: string, alias?: string) => {
 };
 
 /**
+ * SQL for the Directory row of the name `name` in the directory `parent`
+ * (expressions; `alias` qualifies the columns): the key finds it, the full
+ * name guards against two names with one key. A locking read through it
+ * locks, in `entry`, the row and the gap before it (MariaDB 10.11 takes a
+ * next-key lock even on this unique key); that index is ordered by a hash, so
+ * the names that land in the gap are random ones, not the row's siblings, as
+ * they would be in the listing index.
+ */
+export const ofEntryNamed = (parent: string, name: string, alias?: string) => {
+  const c = alias ? `${alias}.` : '';
+  return `${c}e_key = ${keyOf(`CONCAT(${parent}, 0x00, ${name})`)} AND ${c}d_name = ${parent} AND ${c}content = ${name}`;
+};
+
+/**
  * The row of a file that carries its f_owner and f_size and no bytes (its
  * block_no); the file's bytes are in the rows numbered from 0.
  */
@@ -99,8 +113,6 @@ export const FILESYSTEM_TABLES: string[] = [
 export const FILE_SIZE_INDEXES: string[] = ['Localized_file', 'Parallel_file'].map(
   (t) => `ALTER TABLE ${t} ADD INDEX IF NOT EXISTS by_size (f_size, f_owner)`);
 
-const ENTRY_KEY = keyOf('CONCAT(p_parent, 0x00, p_name)');
-
 /**
  * Schema version 5. unlink(2) of a name that is not a directory, with its
  * blocks and xattrs, in one transaction and one round trip: through FUSE the
@@ -118,9 +130,9 @@ BEGIN
   DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
   START TRANSACTION;
   SELECT content_type, placement INTO kind, place FROM Directory
-   WHERE e_key = ${ENTRY_KEY} AND d_name = p_parent AND content = p_name FOR UPDATE;
+   WHERE ${ofEntryNamed('p_parent', 'p_name')} FOR UPDATE;
   IF kind IS NOT NULL AND kind <> 'directory' THEN
-    DELETE FROM Directory WHERE e_key = ${ENTRY_KEY} AND d_name = p_parent AND content = p_name;
+    DELETE FROM Directory WHERE ${ofEntryNamed('p_parent', 'p_name')};
     IF kind = 'file' AND place = 'parallel' THEN
       DELETE FROM Parallel_file WHERE ${ofFileNamed('p_path')};
     ELSEIF kind = 'file' THEN

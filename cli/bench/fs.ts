@@ -1,15 +1,17 @@
 // dbos bench fs: the paper's filesystem experiments (section 4.4) on ext4,
 // bindfs over ext4, dbos through FUSE and dbos through the shim, side by side.
+import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { Db } from '../../schema/db.js';
 import { migrate } from '../../schema/migrations.js';
+import { DAEMON_NODE_FLAGS } from '../../fs/fuse/daemon.js';
 import { EXPERIMENTS, runFsBench, type Experiment, type FsBenchParams, type FsBenchResults, type Measured, type PerTarget, type Rate, type Stream } from '../../fs/bench/run.js';
 import { growsUntilSaturated, SATURATED } from '../../fs/bench/machine-load.js';
 import { spanOf, versus } from '../../fs/bench/rounds.js';
-import { TARGET_NAMES, type TargetName } from '../../fs/bench/targets.js';
+import { ext4DirProblem, TARGET_NAMES, type TargetName } from '../../fs/bench/targets.js';
 import { barChart, lineChart } from './chart.js';
 import { describeMachine, machineMarkdown, mdTable, openReport, type Machine } from './report.js';
 import { CLI_ENTRY, dropScratchDatabase, scratchDatabase } from './scratch.js';
@@ -66,6 +68,13 @@ export function registerFsBench(bench: Command): void {
     .action(async (o: FsOptions) => {
       if (process.getuid?.() !== 0) throw new CliError('dbos bench fs needs root: it mounts an ext4 image and bindfs, and empties the page cache between phases.');
       for (const c of Object.values(C_SOURCES)) if (!existsSync(c)) throw new CliError(`${c} is missing: run dbos bench fs from a checkout of the repository.`);
+      const ext4Problem = o.ext4Dir === undefined ? null : ext4DirProblem(o.ext4Dir);
+      if (ext4Problem) throw new CliError(`--ext4-dir: ${ext4Problem}`);
+      const rerun = rerunWithDaemonFlags();
+      if (rerun !== null) {
+        process.exitCode = rerun;
+        return;
+      }
       const base = { ...PAPER, ...(o.quick ? QUICK : {}) };
       const params: FsBenchParams = {
         ...base, experiments: o.only ?? base.experiments, clients: o.clients ?? base.clients, filesPerClient: o.filesPerClient ?? base.filesPerClient,
@@ -101,6 +110,20 @@ export function registerFsBench(bench: Command): void {
         await admin.close();
       }
     });
+}
+
+/**
+ * The shim target runs in this process, so it runs under the daemon's Node
+ * flags, as dbos-fuse does: otherwise the two would compare two runtimes
+ * (without them the shim's reads took about a fifth more CPU per MiB). A
+ * process started without them runs the command again with them and answers
+ * with that run's exit status; null when this process has them.
+ */
+function rerunWithDaemonFlags(): number | null {
+  if (DAEMON_NODE_FLAGS.every((f) => process.execArgv.includes(f))) return null;
+  const run = spawnSync(process.execPath, [...DAEMON_NODE_FLAGS, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  if (run.error) throw new CliError(`could not run dbos bench fs under the daemon's Node flags: ${run.error.message}`);
+  return run.status ?? 1;
 }
 
 const mib = (b: number | null | undefined) => (b === null || b === undefined ? null : b / 2 ** 20);

@@ -13,6 +13,8 @@ export interface Machine {
   memoryGiB: number;
   kernel: string;
   node: string;
+  /** The benchmark process's Node flags (process.execArgv). */
+  nodeFlags: string[];
   database: string;
   databaseSettings: Record<string, string>;
   date: string;
@@ -33,7 +35,7 @@ export async function describeMachine(db: Db): Promise<Machine> {
   }
   return {
     cores: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), kernel,
-    node: process.version, database: String(v[0]?.v), databaseSettings: settings, date: new Date().toISOString(),
+    node: process.version, nodeFlags: [...process.execArgv], database: String(v[0]?.v), databaseSettings: settings, date: new Date().toISOString(),
   };
 }
 
@@ -58,7 +60,7 @@ export function mdTable(headers: string[], rows: (string | number | null)[][]): 
 }
 
 export function machineMarkdown(m: Machine): string {
-  return `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.kernel}; Node ${m.node}; ${m.database} ` +
+  return `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.kernel}; Node ${m.node}${m.nodeFlags.length ? ` (${m.nodeFlags.join(' ')})` : ''}; ${m.database} ` +
     `(${Object.entries(m.databaseSettings).map(([k, v]) => `${k}=${v}`).join(', ')}); ${m.date}.`;
 }
 

@@ -8,23 +8,13 @@ import type { Command } from 'commander';
 import { dbosHome, ensureHome } from '../../schema/home.js';
 import { fileLogger } from '../../schema/log.js';
 import { requireCurrentSchema } from '../../schema/migrations.js';
-import { serve } from '../../fs/fuse/daemon.js';
+import { DAEMON_NODE_FLAGS, serve } from '../../fs/fuse/daemon.js';
 import { canonical, fusermount, mountedAt, mountpointState, requireMountable } from '../../fs/fuse/mountpoint.js';
 import { alive, mountLog, readRecord } from '../../fs/fuse/registry.js';
 import { CliError, describeError } from '../errors.js';
 import { connect, resolveTarget } from '../target.js';
 
 const CLI_ENTRY = fileURLToPath(new URL('../dbos.js', import.meta.url));
-
-/**
- * Node flags for the daemon. Block bytes are Buffers outside V8's heap, yet
- * they count towards its old generation, whose first limit is small: a
- * stream of reads then ran a full collection every few MiB (about 80 per GiB,
- * a third of the daemon's CPU). A first limit of 128 MB leaves about 17 per
- * GiB (cold reads 30-50% faster; creates and deletes 6-8% slower, README);
- * the caches' limits, not the collector, bound the daemon's memory.
- */
-export const DAEMON_NODE_FLAGS = ['--initial-old-space-size=128'];
 
 export function registerMountCommands(program: Command): void {
   program.command('mount')

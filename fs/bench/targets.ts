@@ -5,13 +5,14 @@
 // fuse-null (null-fs.ts): dbos's FUSE binding serving names and sizes from
 // memory, the ceiling for dbos through FUSE.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DbosFs } from '../dbosfs.js';
 import type { Db } from '../../schema/db.js';
 import { dbosHome } from '../../schema/home.js';
 import { targetUrl, type DbTarget } from '../../schema/url.js';
+import { DAEMON_NODE_FLAGS } from '../fuse/daemon.js';
 import { mountedAt } from '../fuse/mountpoint.js';
 import { readRecord } from '../fuse/registry.js';
 
@@ -55,6 +56,14 @@ async function waitFor(what: string, ok: () => boolean, ms = 30_000): Promise<vo
   }
 }
 
+/** Why `dir` cannot be the ext4 target (one sentence), or null if it can. */
+export function ext4DirProblem(dir: string): string | null {
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return `${dir} is not a directory.`;
+  const type = spawnSync('findmnt', ['-no', 'FSTYPE', '-T', dir], { encoding: 'utf8' });
+  const fsType = type.status === 0 ? type.stdout.trim() : 'an unknown filesystem';
+  return fsType === 'ext4' ? null : `${dir} is on ${fsType}, not ext4.`;
+}
+
 export async function openTargets(o: TargetOptions, cli: string): Promise<Targets> {
   const undo: (() => void | Promise<void>)[] = [];
   const close = async () => {
@@ -79,8 +88,8 @@ export async function openTargets(o: TargetOptions, cli: string): Promise<Target
       undo.push(() => rmSync(image, { force: true }));
       undo.push(() => void run('umount', [ext4!]));
     }
-    const ext4Type = run('findmnt', ['-no', 'FSTYPE', '-T', ext4]).trim();
-    if (ext4Type !== 'ext4') throw new Error(`${ext4} is on ${ext4Type}, not ext4`);
+    const problem = ext4DirProblem(ext4);
+    if (problem) throw new Error(problem);
     const ext4Data = join(ext4, 'dbos-bench');
     mkdirSync(ext4Data, { recursive: true });
     undo.push(() => rmSync(ext4Data, { recursive: true, force: true }));
@@ -97,7 +106,7 @@ export async function openTargets(o: TargetOptions, cli: string): Promise<Target
 
     const nullMp = join(o.workDir, 'fuse-null');
     mkdirSync(nullMp, { recursive: true });
-    const nullFs = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'null-fs.js'), nullMp], { stdio: 'ignore' });
+    const nullFs = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(dirname(fileURLToPath(import.meta.url)), 'null-fs.js'), nullMp], { stdio: 'ignore' });
     undo.push(async () => {
       if (nullFs.exitCode === null) nullFs.kill('SIGTERM');
       await waitFor('fuse-null to exit', () => nullFs.exitCode !== null, 10_000).catch(() => undefined);

@@ -4,8 +4,9 @@
 // Table 2's three answers agree with the tree's definition, and the reports
 // are written.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { DAEMON_NODE_FLAGS } from '../../fs/fuse/daemon.js';
 import { dbos } from '../helpers/cli.js';
 
 const TARGETS = ['ext4', 'bindfs', 'fuse-null', 'dbos-fuse', 'dbos-shim'];
@@ -20,7 +21,7 @@ describe('dbos bench fs', () => {
       const failures = r.stdout.split('\n').filter((l) => / failed: /.test(l)).join('\n');
       expect(r.code, `${r.stderr}${failures}`).toBe(0);
       type Rate = { opsPerSecond: number; roundsOpsPerSecond: number[]; peakRssBytes: number | null; innodbPagesRead: number | null };
-      const { results } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { results: Record<string, Record<string, unknown>> & {
+      const { machine, results } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { machine: { nodeFlags: string[] }; results: Record<string, Record<string, unknown>> & {
         commands: string[];
         table2: { dbosSql: { agrees: boolean; warmMs: number }; dbosSummary: { agrees: boolean; warmMs: number }; ext4C: { agrees: boolean }; ext4Find: { agrees: boolean } };
       } };
@@ -70,6 +71,12 @@ describe('dbos bench fs', () => {
       for (const c of fig11Reads) expect(c).toContain('--loops=2');
       expect([results.table2.dbosSql.agrees, results.table2.dbosSummary.agrees, results.table2.ext4C.agrees, results.table2.ext4Find.agrees]).toEqual([true, true, true, true]);
       const md = readFileSync(join(out, 'results.md'), 'utf8');
+      // Started without them, the benchmark ran itself again under the daemon's
+      // Node flags, so that the shim target (in its process) runs as dbos-fuse does.
+      for (const flag of DAEMON_NODE_FLAGS) {
+        expect(machine.nodeFlags).toContain(flag);
+        expect(md).toContain(flag);
+      }
       expect(md).toMatch(/## Targets/);
       expect(md).toMatch(/Figure 10a: dbos-fuse ≥ 50% of bindfs \| \d+% \(rounds \d+%–\d+%\); the binding alone, fuse-null: \d+% \(rounds \d+%–\d+%\)/);
       // Each cell's rounds are in the tables, and how busy the machine was.
@@ -91,5 +98,20 @@ describe('dbos bench fs', () => {
     const r = dbos(['bench', 'fs', '--only', 'fig10a,fig99']);
     expect(r.code).not.toBe(0);
     expect(r.stderr.trim()).toMatch(/^dbos: --only takes fig10a, fig10b, table1, fig11, seq, table2 \(got "fig99"\)\.$/);
+  });
+
+  it('refuses an --ext4-dir that is missing or not on ext4 in one sentence, before anything is made', () => {
+    const out = mkdtempSync('/tmp/dbos-bench-out-');
+    rmSync(out, { recursive: true });
+    try {
+      for (const [dir, why] of [['/nonexistent-dir', 'is not a directory'], ['/proc', 'is on proc, not ext4']]) {
+        const r = dbos(['bench', 'fs', '--ext4-dir', dir, '--only', 'table2', '--out', out]);
+        expect(r.code).toBe(1);
+        expect(r.stderr.trim()).toBe(`dbos: --ext4-dir: ${dir} ${why}.`);
+        expect(existsSync(out)).toBe(false);
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });

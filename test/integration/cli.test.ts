@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DAEMON_NODE_FLAGS } from '../../cli/commands/mount.js';
+import { DAEMON_NODE_FLAGS } from '../../fs/fuse/daemon.js';
 import { mountedAt } from '../../fs/fuse/mountpoint.js';
 import { alive, readRecord } from '../../fs/fuse/registry.js';
 import { SCHEMA_VERSION, schemaVersion } from '../../schema/migrations.js';

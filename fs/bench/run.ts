@@ -3,7 +3,7 @@
 // FUSE and dbos through the shim, in one run, with the FUSE daemons' peak memory;
 // every cell but Table 2's in rounds (rounds.ts).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../../schema/db.js';
 import type { DbTarget } from '../../schema/url.js';
@@ -72,6 +72,8 @@ export interface FsBenchResults {
   };
   /** Every fio and C workload command line, as run. */
   commands: string[];
+  /** Each FUSE daemon's command line (bindfs, fuse-null, dbos-fuse), as the kernel reports it. */
+  daemons?: Partial<Record<TargetName, string[]>>;
   /** Experiments that failed, with the error. */
   errors?: Record<string, string>;
 }
@@ -90,6 +92,20 @@ export interface RunOptions {
 
 const rateOf = (r: Omit<LatencyResult, 'ops' | 'meanUs'>): Rate => ({ opsPerSecond: r.opsPerSecond, medianUs: r.medianUs, p99Us: r.p99Us, seconds: r.seconds });
 
+/** The command lines of the targets' daemons, from /proc (which Node flags each ran with is part of what was measured). */
+function daemonCommands(mounted: MountedTarget[]): Partial<Record<TargetName, string[]>> {
+  const out: Partial<Record<TargetName, string[]>> = {};
+  for (const m of mounted) {
+    if (m.daemonPid === undefined) continue;
+    try {
+      out[m.name] = readFileSync(`/proc/${m.daemonPid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+    } catch {
+      // gone already: the experiments will say so
+    }
+  }
+  return out;
+}
+
 export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
   const p = o.params;
   const bin = join(o.workDir, 'bin');
@@ -105,7 +121,7 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
   const bytesPerTarget = p.clients * p.filesPerClient * p.fileBytes + p.parallelClients.reduce((a, b) => a + b, 0) * p.parallelFileBytes + p.seqBytes;
   const gib = Math.ceil((2 * bytesPerTarget + p.analyticsFiles * 16384) / 2 ** 30 * 1.2) + 2;
   const t = await openTargets({ workDir: o.workDir, imageGiB: gib, ext4Dir: o.ext4Dir, dbTarget: o.dbTarget, db: o.db, log: o.log }, o.cli);
-  const res: FsBenchResults = { commands: [] };
+  const res: FsBenchResults = { commands: [], daemons: daemonCommands(t.mounted) };
   const has = (e: Experiment) => p.experiments.includes(e);
   try {
     const pagesRead = async () => {

@@ -23,6 +23,7 @@ describe('dbos bench fs', () => {
       type Rate = { opsPerSecond: number; roundsOpsPerSecond: number[]; peakRssBytes: number | null; innodbPagesRead: number | null };
       const { machine, results } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { machine: { nodeFlags: string[] }; results: Record<string, Record<string, unknown>> & {
         commands: string[];
+        daemons: Record<string, string[]>;
         table2: { dbosSql: { agrees: boolean; warmMs: number }; dbosSummary: { agrees: boolean; warmMs: number }; ext4C: { agrees: boolean }; ext4Find: { agrees: boolean } };
       } };
       for (const experiment of ['fig10a', 'fig10b', 'creates', 'deletes', 'durableCreates']) {
@@ -73,10 +74,16 @@ describe('dbos bench fs', () => {
       const md = readFileSync(join(out, 'results.md'), 'utf8');
       // Started without them, the benchmark ran itself again under the daemon's
       // Node flags, so that the shim target (in its process) runs as dbos-fuse does.
+      // fuse-null and the dbos daemon ran under them too, as their command lines show.
       for (const flag of DAEMON_NODE_FLAGS) {
         expect(machine.nodeFlags).toContain(flag);
         expect(md).toContain(flag);
+        expect(results.daemons['fuse-null']).toContain(flag);
+        expect(results.daemons['dbos-fuse']).toContain(flag);
       }
+      expect(results.daemons['fuse-null']!.some((a) => a.endsWith('null-fs.js'))).toBe(true);
+      expect(results.daemons['dbos-fuse']).toContain('--daemon-child');
+      expect(results.daemons.bindfs![0]).toMatch(/bindfs$/);
       expect(md).toMatch(/## Targets/);
       expect(md).toMatch(/Figure 10a: dbos-fuse ≥ 50% of bindfs \| \d+% \(rounds \d+%–\d+%\); the binding alone, fuse-null: \d+% \(rounds \d+%–\d+%\)/);
       // Each cell's rounds are in the tables, and how busy the machine was.

@@ -13,6 +13,14 @@ function recording(maxBatch?: number, delayMs = 5, maxInFlight?: number) {
   return { b, statements };
 }
 
+/**
+ * Resolves in the event loop's next check phase, after the flush a get() just
+ * scheduled (setImmediate callbacks run in order). A timer instead could fire
+ * first on a loaded machine, and the keys meant for two statements then went
+ * in one.
+ */
+const nextTurn = () => new Promise((r) => setImmediate(r));
+
 describe('Batcher', () => {
   it('sends the keys asked for in one turn as one statement, each asker getting its own answer', async () => {
     const { b, statements } = recording();
@@ -41,7 +49,7 @@ describe('Batcher', () => {
   it('never answers from a statement sent before the key was asked for', async () => {
     const { b, statements } = recording(32, 30);
     const first = b.get(1);
-    await new Promise((r) => setTimeout(r, 5)); // the first statement is on its way
+    await nextTurn(); // the first statement is on its way
     const second = b.get(1);
     expect([await first, await second]).toEqual([10, 10]);
     expect(statements).toEqual([[1], [1]]);
@@ -57,19 +65,18 @@ describe('Batcher', () => {
 
   it('with an in-flight limit, holds what arrives while statements are out and sends it together when one finishes', async () => {
     const { b, statements } = recording(3, 20, 1);
-    const soon = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const answers: Promise<number>[] = [b.get(1)]; // alone: goes at once
-    await soon(2);
-    for (const k of [2, 3]) { answers.push(b.get(k)); await soon(2); } // asked in separate turns, while 1 is out
+    await nextTurn();
+    for (const k of [2, 3]) { answers.push(b.get(k)); await nextTurn(); } // asked in separate turns, while 1 is out
     answers.push(...[4, 5].map((k) => b.get(k)));
     expect(await Promise.all(answers)).toEqual([10, 20, 30, 40, 50]);
     // The batch limit still applies to what waited; the limit of one statement out, too.
     expect(statements).toEqual([[1], [2, 3, 4], [5]]);
     const two = recording(32, 20, 2);
     const both = [two.b.get(1)];
-    await soon(2);
+    await nextTurn();
     both.push(two.b.get(2)); // a second statement may be out
-    await soon(2);
+    await nextTurn();
     both.push(two.b.get(3), two.b.get(4));
     expect(await Promise.all(both)).toEqual([10, 20, 30, 40]);
     expect(two.statements).toEqual([[1], [2], [3, 4]]);

@@ -102,21 +102,17 @@ describe('Batcher', () => {
     expect(await b.get(3)).toBe(3);
     const throwing = new Batcher<number, number>(() => { throw new Error('bad statement'); });
     await expect(throwing.get(1)).rejects.toThrow('bad statement');
-    // A failed statement frees its place for what waited behind it. The second
-    // request is made once the first statement is out (not after a timer, which
-    // on a loaded machine could fire before the first flush and join it).
+    // A failed statement frees its place for what waited behind it: the second
+    // request comes while the first statement is out.
     fail = true;
-    let sending!: () => void;
-    const firstSent = new Promise<void>((r) => { sending = r; });
     const limited = new Batcher<number, number>(async (keys) => {
       if (!fail) return keys;
       fail = false;
-      sending();
       await new Promise((r) => setTimeout(r, 5));
       throw new Error('once');
     }, { maxInFlight: 1 });
     const first = limited.get(1);
-    await firstSent;
+    await nextTurn();
     const [a, c] = await Promise.allSettled([first, limited.get(2)]);
     expect([a.status, c.status === 'fulfilled' && c.value]).toEqual(['rejected', 2]);
     expect(limited.sent).toBe(2);

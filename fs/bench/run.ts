@@ -3,7 +3,7 @@
 // FUSE and dbos through the shim, in one run, with the FUSE daemons' peak memory;
 // every cell but Table 2's in rounds (rounds.ts).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../../schema/db.js';
 import type { DbTarget } from '../../schema/url.js';
@@ -16,7 +16,7 @@ import { fio, streamJob } from './fio.js';
 import { machineBusy, type IoWindow } from './machine-load.js';
 import { combineMeasured, combineRates, combineStreams, inRounds, perTarget, type Cell } from './rounds.js';
 import { createDelete, layoutRandomBlocks, randomBlocks, streams, type LatencyResult } from './shim-workloads.js';
-import { openTargets, peakRss, type MountedTarget, type TargetName, type Targets } from './targets.js';
+import { commandLine, openTargets, peakRss, type MountedTarget, type TargetName, type Targets } from './targets.js';
 
 export const EXPERIMENTS = ['fig10a', 'fig10b', 'table1', 'fig11', 'seq', 'table2'] as const;
 export type Experiment = (typeof EXPERIMENTS)[number];
@@ -92,16 +92,12 @@ export interface RunOptions {
 
 const rateOf = (r: Omit<LatencyResult, 'ops' | 'meanUs'>): Rate => ({ opsPerSecond: r.opsPerSecond, medianUs: r.medianUs, p99Us: r.p99Us, seconds: r.seconds });
 
-/** The command lines of the targets' daemons, from /proc (which Node flags each ran with is part of what was measured). */
+/** The command lines of the targets' daemons (which Node flags each ran with is part of what was measured). */
 function daemonCommands(mounted: MountedTarget[]): Partial<Record<TargetName, string[]>> {
   const out: Partial<Record<TargetName, string[]>> = {};
   for (const m of mounted) {
-    if (m.daemonPid === undefined) continue;
-    try {
-      out[m.name] = readFileSync(`/proc/${m.daemonPid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
-    } catch {
-      // gone already: the experiments will say so
-    }
+    const argv = m.daemonPid === undefined ? null : commandLine(m.daemonPid);
+    if (argv) out[m.name] = argv;
   }
   return out;
 }

@@ -161,6 +161,15 @@ export async function openTargets(o: TargetOptions, cli: string): Promise<Target
   }
 }
 
+/** A process's command line as the kernel reports it, or null if it is gone. */
+export function commandLine(pid: number): string[] | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Peak resident memory of a process over an interval: resets the kernel's
  * high-water mark (VmHWM) at start and reads it at the end.

@@ -7,6 +7,7 @@ import { constants as fsc, statfsSync } from 'node:fs';
 import type { Db } from '../schema/db.js';
 import { isDuplicateKey, isUnavailable, ONE_TRIP_BYTES } from '../schema/db.js';
 import { readMeta, requireCurrentSchema, DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE } from '../schema/migrations.js';
+import { fsyncIsDurable, makeCommitsDurable, readCommitDurability, type CommitDurability } from '../schema/durability.js';
 import type { Logger } from '../schema/log.js';
 import { AttrCache } from './attr-cache.js';
 import { Batcher } from './batcher.js';
@@ -150,6 +151,11 @@ export class DbosFs {
   private readonly commits = new Batcher<DataCommit, Committed>((cs) => this.commitTogether(cs), {
     maxBatch: 16, maxInFlight: COMMITS_IN_FLIGHT, weightOf: bytesOf, maxWeight: GROUP_BYTES,
   });
+  /**
+   * Redo-log syncs for fsync: callers that arrive while one is out wait and
+   * share the next, which starts after their commits (group commit for fsync).
+   */
+  private readonly logSyncs = new Batcher<'log', void>(async () => [await this.syncRedoLog()], { maxInFlight: 1 });
   private readonly dirTimes: DirTimes;
   private readonly openFiles = new Map<string, OpenFile>();
   /** Versions of closed files' content as the client last saw them. */
@@ -159,7 +165,7 @@ export class DbosFs {
   private readonly flusher: NodeJS.Timeout;
   private nextFd = 1;
   private cwd = '/';
-  private durableCommits = false;
+  private durability: CommitDurability = { setting: 2 };
   private warnedFlushLogs = false;
   private readonly caller: Caller;
   private readonly checkPermissions: boolean;
@@ -194,8 +200,10 @@ export class DbosFs {
       type: 'directory', owner: owner.name, perm: 0o755, pKey: owner.homePartition, gid: fs.caller.gid,
       nlink: 2, time: now(), placement: 'localized', blockSize: fs.defaultBlockSize,
     });
-    const commit = await db.rows<{ v: number }>('SELECT @@innodb_flush_log_at_trx_commit AS v').catch(() => [{ v: 2 }]);
-    fs.durableCommits = Number(commit[0]?.v) === 1;
+    fs.durability = await readCommitDurability(db);
+    if (!fsyncIsDurable(fs.durability)) {
+      fs.log(`fsync cannot make commits durable: the server syncs its redo log about once a second (innodb_flush_log_at_trx_commit=${fs.durability.setting}) and is not on this machine; set it to 1 on the server`);
+    }
     fs.cwd = owner.currentPath || '/';
     return fs;
   }
@@ -917,19 +925,17 @@ export class DbosFs {
     });
   }
 
-  /**
-   * With innodb_flush_log_at_trx_commit=1 every commit is already on disk;
-   * otherwise commits are in the OS and FLUSH ENGINE LOGS puts them on disk.
-   */
+  /** Puts this shim's commits on disk (schema/durability.ts says how). */
   private async syncDatabase(): Promise<void> {
-    if (this.durableCommits) return;
-    try {
-      await this.db.text('FLUSH ENGINE LOGS');
-    } catch (e) {
-      if (!this.warnedFlushLogs) this.log('FLUSH ENGINE LOGS failed; fsync relies on the server commit setting', e);
+    if (this.durability.setting !== 1) await this.logSyncs.get('log');
+  }
+
+  private syncRedoLog(): Promise<void> {
+    return makeCommitsDurable(this.db, this.durability, (e) => {
+      if (!this.warnedFlushLogs) this.log('FLUSH ENGINE LOGS failed; fsync relies on syncing the redo log, or the server commit setting', e);
       this.warnedFlushLogs = true;
       if (toFsError(e).code === 'EIO' && !(e as { code?: string }).code?.startsWith('ER_')) throw e;
-    }
+    });
   }
 
   /**

@@ -761,3 +761,40 @@ describe('permissions (library use, as a non-root caller)', () => {
     expect((await fs.getattr('/home/alice/secret')).uid).toBe(alice.uid);
   });
 });
+
+describe('fsync', () => {
+  it('makes fsyncs that wait together share one sync of the redo log, and one that comes later waits for its own', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `/fs-group-${i}`);
+    for (const p of names) await fs.writeFile(p, Buffer.from('x'));
+    const fds = await Promise.all(names.map((p) => fs.open(p, fsc.O_RDONLY)));
+    const text = t.db.text.bind(t.db);
+    const sent: string[] = [];
+    let releaseFirst: () => void = () => undefined;
+    const firstHeld = new Promise<void>((r) => { releaseFirst = r; });
+    t.db.text = (async (sql: string, ...rest: never[]) => {
+      if (sql === 'FLUSH ENGINE LOGS') {
+        sent.push(sql);
+        // The first sync stays out until the late fsync below has asked.
+        if (sent.length === 1) await firstHeld;
+      }
+      return text(sql, ...rest);
+    }) as typeof t.db.text;
+    try {
+      const together = Promise.all(fds.map((fd) => fs.fsync(fd)));
+      while (sent.length === 0) await new Promise((r) => setImmediate(r));
+      let lateDone = false;
+      const late = fs.fsync(fds[0]!).then(() => { lateDone = true; });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(sent).toHaveLength(1);
+      releaseFirst();
+      await together;
+      await late;
+      expect(lateDone).toBe(true);
+      // Twenty fsyncs, one sync; the late one, asked while that sync was out, got the next.
+      expect(sent).toHaveLength(2);
+    } finally {
+      t.db.text = text as typeof t.db.text;
+      await Promise.all(fds.map((fd) => fs.release(fd)));
+    }
+  });
+});

@@ -64,6 +64,8 @@ export interface FsBenchResults {
   creates?: PerTarget<Rate>;
   deletes?: PerTarget<Rate>;
   durableCreates?: PerTarget<Rate & { how: string }>;
+  /** dbos-fuse only: the durable creates ext4 does, with fsync. */
+  durableFsync?: PerTarget<Rate & { how: string }>;
   fig11?: Partial<Record<TargetName, Fig11Point[]>>;
   seq?: PerTarget<SeqRate>;
   table2?: {
@@ -390,4 +392,19 @@ async function table1(o: RunOptions, t: Targets, creates: string, res: FsBenchRe
     },
   ], logRound('table1 durable'));
   res.durableCreates = perTarget(durable, combineRates);
+
+  // dbos through FUSE running ext4's own program under the server's usual
+  // setting, where each fsync makes the creates before it durable (schema/durability.ts).
+  const fuse = t.mounted.find((m) => m.name === 'dbos-fuse');
+  if (!fuse) return;
+  const fsynced = await inRounds<TargetName, Measured<Rate & { how: string }>>(p.rounds, [{
+    key: 'dbos-fuse',
+    run: async (round: number) => {
+      const dir = join(fuse.dir, 'durable-fsync', `r${round}`);
+      mkdirSync(dir, { recursive: true });
+      const how = `create + fsync(file) + fsync(directory), innodb_flush_log_at_trx_commit=${Number(before)}`;
+      return { ...await measure(daemonOf(fuse), async () => cProgram(dir, p.durablePerThread, 'durable')), how };
+    },
+  }], logRound('table1 durable fsync'));
+  res.durableFsync = perTarget(fsynced, combineRates);
 }

@@ -41,6 +41,12 @@ describe('dbos bench fs', () => {
         // Whether dbos ran from its buffer pool is counted.
         expect((results[experiment]!['dbos-fuse'] as Rate).innodbPagesRead).toBeGreaterThanOrEqual(0);
       }
+      // dbos through FUSE also runs ext4's durable program, fsyncs and all.
+      const fsynced = (results.durableFsync as Record<string, Rate & { how: string }> | undefined)?.['dbos-fuse'];
+      expect(fsynced?.roundsOpsPerSecond).toHaveLength(2);
+      expect(fsynced!.opsPerSecond).toBeGreaterThan(0);
+      expect(fsynced!.how).toMatch(/fsync\(file\) \+ fsync\(directory\), innodb_flush_log_at_trx_commit=2/);
+      expect(readFileSync(join(out, 'results.md'), 'utf8')).toMatch(/\| dbos-fuse with fsync \| \d+ \|/);
       for (const target of TARGETS) {
         type Point = { mibPerSecond: number; roundsMibPerSecond: number[]; cpuBusy: number };
         const rows = results.fig11![target] as { clients: number; write: Point; read: Point }[];

@@ -202,7 +202,7 @@ export class DbosFs {
     });
     fs.durability = await readCommitDurability(db);
     if (!fsyncIsDurable(fs.durability)) {
-      fs.log(`fsync cannot make commits durable: the server syncs its redo log about once a second (innodb_flush_log_at_trx_commit=${fs.durability.setting}) and is not on this machine; set it to 1 on the server`);
+      fs.log(`fsync cannot make commits durable: the server syncs its redo log about once a second (innodb_flush_log_at_trx_commit=${fs.durability.setting}) and dbos cannot sync that log here (a server elsewhere, or a log it may not open); set it to 1 on the server`);
     }
     fs.cwd = owner.currentPath || '/';
     return fs;

@@ -6,7 +6,7 @@
 // in MariaDB 10.11, syncs it only under setting 1 (strace shows no fdatasync),
 // so under 0 and 2 dbos syncs the log file itself, which it can when the server
 // runs on this machine (reached by its unix socket, as the private server is).
-import { existsSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Db } from './db.js';
@@ -21,14 +21,43 @@ export interface CommitDurability {
 /** Reads how the server makes commits durable, and where its redo log is. */
 export async function readCommitDurability(db: Db): Promise<CommitDurability> {
   // A server without these variables (not InnoDB) is taken as setting 2 with no log to sync.
-  const [row] = await db.rows<{ setting: number; datadir: string; logDir: string }>(
-    'SELECT @@GLOBAL.innodb_flush_log_at_trx_commit AS setting, @@datadir AS datadir, @@innodb_log_group_home_dir AS logDir')
+  const [row] = await db.rows<{ setting: number; datadir: string; logDir: string; pidFile: string }>(
+    'SELECT @@GLOBAL.innodb_flush_log_at_trx_commit AS setting, @@datadir AS datadir, @@innodb_log_group_home_dir AS logDir, @@pid_file AS pidFile')
     .catch(() => []);
   const setting = Number(row?.setting ?? 2);
   if (setting === 1 || !db.target.socketPath || !row) return { setting };
-  // MariaDB 10.5 and later keep one redo log file.
+  // MariaDB 10.5 and later keep one redo log file. The server's paths are
+  // its own: a server in a container that shares only its socket names files
+  // that are something else here, so the file counts only if the server's
+  // process has it open.
   const redoLog = resolve(row.datadir, row.logDir || '.', 'ib_logfile0');
-  return existsSync(redoLog) ? { setting, redoLog } : { setting };
+  const pid = Number.parseInt(readOr(resolve(row.datadir, row.pidFile), ''), 10);
+  return pid > 0 && processHoldsFile(pid, redoLog) ? { setting, redoLog } : { setting };
+}
+
+function readOr(file: string, otherwise: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return otherwise;
+  }
+}
+
+/** Whether process `pid` has `file` open: the same file (device and inode), not just the same name. */
+export function processHoldsFile(pid: number, file: string): boolean {
+  try {
+    const want = statSync(file);
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        const held = statSync(`/proc/${pid}/fd/${fd}`);
+        return held.dev === want.dev && held.ino === want.ino;
+      } catch {
+        return false; // closed meanwhile
+      }
+    });
+  } catch {
+    return false; // no such file or process, or not ours to look at
+  }
 }
 
 /** Whether makeCommitsDurable puts every commit made before it on disk. */

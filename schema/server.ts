@@ -22,7 +22,7 @@ export type Durability = 'fsync' | 'commit';
 export interface ServerOptions {
   /** InnoDB buffer pool, e.g. "1G" (DBOS_DB_MEMORY). */
   bufferPool?: string;
-  /** "fsync": commits reach the OS at once and disk at fsync() (FLUSH ENGINE LOGS);
+  /** "fsync": commits reach the OS at once and disk at fsync(), when dbos syncs the redo log (durability.ts);
    *  "commit": every commit is on disk before it returns. */
   durability?: Durability;
   /** Seconds to wait for the server to accept connections. */

@@ -10,7 +10,8 @@ import { serverStatus } from '../../schema/server.js';
 import { runIpcBench, type Cell, type IdleResult } from '../../ipc/bench/run.js';
 import { lineChart } from './chart.js';
 import { describeMachine, machineMarkdown, mdTable, openReport } from './report.js';
-import { CLI_ENTRY, dropScratchDatabase, scratchDatabase } from './scratch.js';
+import { CLI_ENTRY } from '../entry.js';
+import { dropScratchDatabase, scratchDatabase } from './scratch.js';
 import { listOf, parseSize, positiveSeconds, wholeNumber } from '../units.js';
 import { connect, resolveTarget } from '../target.js';
 

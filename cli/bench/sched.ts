@@ -10,7 +10,8 @@ import { SCHEDULER_PARAMETERS, Slurm, type SlurmLatency, type SlurmResult, type 
 import { singleRowCeiling, syntheticScheduling, type PolicyCurve } from '../../sched/bench/synthetic.js';
 import { barChart, lineChart } from './chart.js';
 import { describeMachine, machineMarkdown, mdTable, openReport } from './report.js';
-import { CLI_ENTRY, dropScratchDatabase, scratchDatabase } from './scratch.js';
+import { CLI_ENTRY } from '../entry.js';
+import { dropScratchDatabase, scratchDatabase } from './scratch.js';
 import { connect, resolveTarget } from '../target.js';
 import { listOf, positiveSeconds, wholeNumber } from '../units.js';
 

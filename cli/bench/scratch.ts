@@ -1,11 +1,7 @@
-// What every benchmark command shares: the CLI entry point for the daemons it
-// starts, and a scratch database next to the target one.
-import { fileURLToPath } from 'node:url';
+// What every benchmark command shares: a scratch database next to the target one.
 import type { Db } from '../../schema/db.js';
 import type { DbTarget } from '../../schema/url.js';
 import { CliError } from '../errors.js';
-
-export const CLI_ENTRY = fileURLToPath(new URL('../dbos.js', import.meta.url));
 
 /** A scratch database next to the target one, created fresh for a benchmark. */
 export async function scratchDatabase(admin: Db, base: DbTarget, name: string): Promise<DbTarget> {

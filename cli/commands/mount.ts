@@ -3,7 +3,6 @@
 // has mounted, so every failure is reported here with a non-zero exit.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { dbosHome, ensureHome } from '../../schema/home.js';
 import { fileLogger } from '../../schema/log.js';
@@ -11,10 +10,9 @@ import { requireCurrentSchema } from '../../schema/migrations.js';
 import { DAEMON_NODE_FLAGS, serve } from '../../fs/fuse/daemon.js';
 import { canonical, fusermount, mountedAt, mountpointState, requireMountable } from '../../fs/fuse/mountpoint.js';
 import { alive, mountLog, readRecord } from '../../fs/fuse/registry.js';
+import { CLI_ENTRY } from '../entry.js';
 import { CliError, describeError } from '../errors.js';
 import { connect, resolveTarget } from '../target.js';
-
-const CLI_ENTRY = fileURLToPath(new URL('../dbos.js', import.meta.url));
 
 export function registerMountCommands(program: Command): void {
   program.command('mount')

@@ -59,11 +59,11 @@ async function daemonSyncsDuring(work: () => Promise<void>): Promise<Call[]> {
   return parseCalls(readFileSync(out, 'utf8')).filter((c) => c.line.includes(`<${redoLog()}>`));
 }
 
-/** Runs python3 under strace; returns its fsync calls. */
-async function clientFsyncs(script: string): Promise<Call[]> {
+/** Runs python3 under strace; returns its calls of `syscall` on files in the mount. */
+async function clientCalls(script: string, syscall = 'fsync'): Promise<Call[]> {
   const out = join(traces, `client-${traced++}.log`);
-  await sh(`strace -f -ttt -T -e trace=fsync -o ${out} python3 -c "${script}"`);
-  return parseCalls(readFileSync(out, 'utf8'));
+  await sh(`strace -f -y -ttt -T -e trace=${syscall} -o ${out} python3 -c "${script}"`);
+  return parseCalls(readFileSync(out, 'utf8')).filter((c) => c.line.includes(`<${m.mountpoint}/`));
 }
 
 describe('fsync on the mount', () => {
@@ -76,7 +76,7 @@ describe('fsync on the mount', () => {
 
     let client: Call[] = [];
     const daemon = await daemonSyncsDuring(async () => {
-      client = await clientFsyncs(`import os; fd = os.open('${file}', os.O_WRONLY | os.O_TRUNC); os.write(fd, b'durable'); os.fsync(fd); os.close(fd)`);
+      client = await clientCalls(`import os; fd = os.open('${file}', os.O_WRONLY | os.O_TRUNC); os.write(fd, b'durable'); os.fsync(fd); os.close(fd)`);
     });
     expect(client).toHaveLength(1);
     expect(daemon.length).toBeGreaterThanOrEqual(1);
@@ -85,12 +85,24 @@ describe('fsync on the mount', () => {
     expect(await sh(`cat ${file}`)).toBe('durable');
   });
 
+  it('syncs it inside each write(2) to a file opened O_SYNC', async () => {
+    const file = join(m.mountpoint, 'osync');
+    await sh(`touch ${file}`);
+    let client: Call[] = [];
+    const daemon = await daemonSyncsDuring(async () => {
+      client = await clientCalls(`import os; fd = os.open('${file}', os.O_WRONLY | os.O_SYNC); os.write(fd, b'synced'); os.close(fd)`, 'write');
+    });
+    expect(client).toHaveLength(1);
+    expect(daemon.some((d) => d.start >= client[0]!.start && d.end <= client[0]!.end)).toBe(true);
+    expect(await sh(`cat ${file}`)).toBe('synced');
+  });
+
   it('syncs it for an fsync of a directory too (a new name made durable)', async () => {
     const dir = join(m.mountpoint, 'd');
     await sh(`mkdir ${dir} && touch ${dir}/new-name`);
     let client: Call[] = [];
     const daemon = await daemonSyncsDuring(async () => {
-      client = await clientFsyncs(`import os; fd = os.open('${dir}', os.O_RDONLY | os.O_DIRECTORY); os.fsync(fd); os.close(fd)`);
+      client = await clientCalls(`import os; fd = os.open('${dir}', os.O_RDONLY | os.O_DIRECTORY); os.fsync(fd); os.close(fd)`);
     });
     expect(client).toHaveLength(1);
     expect(daemon.some((d) => d.start >= client[0]!.start && d.end <= client[0]!.end)).toBe(true);

@@ -927,7 +927,7 @@ export class DbosFs {
 
   /** Puts this shim's commits on disk (schema/durability.ts says how). */
   private async syncDatabase(): Promise<void> {
-    if (this.durability.setting !== 1) await this.logSyncs.get('log');
+    await this.logSyncs.get('log');
   }
 
   private syncRedoLog(): Promise<void> {

@@ -6,10 +6,10 @@
 // in MariaDB 10.11, syncs it only under setting 1 (strace shows no fdatasync),
 // so under 0 and 2 dbos syncs the log file itself, which it can when the server
 // runs on this machine (reached by its unix socket, as the private server is).
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Db } from './db.js';
+import { processHoldsFile, readPid } from './process.js';
 
 export interface CommitDurability {
   /** The server's innodb_flush_log_at_trx_commit (0, 1 or 2). */
@@ -31,33 +31,8 @@ export async function readCommitDurability(db: Db): Promise<CommitDurability> {
   // that are something else here, so the file counts only if the server's
   // process has it open.
   const redoLog = resolve(row.datadir, row.logDir || '.', 'ib_logfile0');
-  const pid = Number.parseInt(readOr(resolve(row.datadir, row.pidFile), ''), 10);
-  return pid > 0 && processHoldsFile(pid, redoLog) ? { setting, redoLog } : { setting };
-}
-
-function readOr(file: string, otherwise: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return otherwise;
-  }
-}
-
-/** Whether process `pid` has `file` open: the same file (device and inode), not just the same name. */
-export function processHoldsFile(pid: number, file: string): boolean {
-  try {
-    const want = statSync(file);
-    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-      try {
-        const held = statSync(`/proc/${pid}/fd/${fd}`);
-        return held.dev === want.dev && held.ino === want.ino;
-      } catch {
-        return false; // closed meanwhile
-      }
-    });
-  } catch {
-    return false; // no such file or process, or not ours to look at
-  }
+  const pid = readPid(resolve(row.datadir, row.pidFile));
+  return pid !== undefined && processHoldsFile(pid, redoLog) ? { setting, redoLog } : { setting };
 }
 
 /** Whether makeCommitsDurable puts every commit made before it on disk. */

@@ -9,7 +9,7 @@ import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import { type DbosHome, ensureHome } from './home.js';
-import { isRunning } from './process.js';
+import { isRunning, readPid } from './process.js';
 import type { DbTarget } from './url.js';
 
 export const PRIVATE_DATABASE = 'dbos';
@@ -52,14 +52,6 @@ function serverAlive(pid: number): boolean {
   return isRunning(pid, /^(mariadbd|mysqld)$/);
 }
 
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export function serverStatus(home: DbosHome): ServerStatus {
   const pid = readPid(home.serverPidFile);

@@ -177,11 +177,11 @@ function targetRows(r: FsBenchResults): (string | number | null)[][] {
   }
   if (r.durableCreates) {
     const d = r.durableCreates;
-    const vsExt4 = (t: TargetName) => (d[t] && d.ext4 ? versus(rateRounds(d[t]!), rateRounds(d.ext4)) : null);
-    const q = vsExt4('dbos-fuse');
-    const qs = vsExt4('dbos-shim');
+    const vsExt4 = (v: Measured<Rate> | undefined) => (v && d.ext4 ? versus(rateRounds(v), rateRounds(d.ext4)) : null);
+    const q = vsExt4(d['dbos-fuse']);
+    const qs = vsExt4(d['dbos-shim']);
     const f = r.durableFsync?.['dbos-fuse'];
-    const qf = f && d.ext4 ? versus(rateRounds(f), rateRounds(d.ext4)) : null;
+    const qf = vsExt4(f);
     const met = Math.max(q?.median ?? 0, qs?.median ?? 0, qf?.median ?? 0) >= 1;
     const withFsync = f ? `, fuse with fsync ${vsText(qf, x)}` : '';
     rows.push(['durable creates: dbos ≥ ext4 with fsync', `fuse ${vsText(q, x)}, shim ${vsText(qs, x)}${withFsync}`, d.ext4 ? (met ? 'yes' : 'no') : '—']);

@@ -372,6 +372,7 @@ async function table1(o: RunOptions, t: Targets, creates: string, res: FsBenchRe
     }
   };
   const dbosHow = 'create, innodb_flush_log_at_trx_commit=1';
+  const fsyncHow = 'create + fsync(file) + fsync(directory)';
   const durable = await inRounds<TargetName, Measured<Rate & { how: string }>>(p.rounds, [
     ...t.mounted.map((m) => ({
       key: m.name,
@@ -379,7 +380,7 @@ async function table1(o: RunOptions, t: Targets, creates: string, res: FsBenchRe
         const dir = join(m.dir, 'durable', `r${round}`);
         mkdirSync(dir, { recursive: true });
         if (m.name === 'dbos-fuse') return { ...await durably(() => measure(daemonOf(m), async () => cProgram(dir, p.durablePerThread, 'create'))), how: dbosHow };
-        return { ...await measure(daemonOf(m), async () => cProgram(dir, p.durablePerThread, 'durable')), how: 'create + fsync(file) + fsync(directory)' };
+        return { ...await measure(daemonOf(m), async () => cProgram(dir, p.durablePerThread, 'durable')), how: fsyncHow };
       },
     })),
     {
@@ -402,8 +403,7 @@ async function table1(o: RunOptions, t: Targets, creates: string, res: FsBenchRe
     run: async (round: number) => {
       const dir = join(fuse.dir, 'durable-fsync', `r${round}`);
       mkdirSync(dir, { recursive: true });
-      const how = `create + fsync(file) + fsync(directory), innodb_flush_log_at_trx_commit=${Number(before)}`;
-      return { ...await measure(daemonOf(fuse), async () => cProgram(dir, p.durablePerThread, 'durable')), how };
+      return { ...await measure(daemonOf(fuse), async () => cProgram(dir, p.durablePerThread, 'durable')), how: `${fsyncHow}, innodb_flush_log_at_trx_commit=${Number(before)}` };
     },
   }], logRound('table1 durable fsync'));
   res.durableFsync = perTarget(fsynced, combineRates);

@@ -1,9 +1,9 @@
 // How fsync makes commits durable, read from the test run's private server
 // (innodb_flush_log_at_trx_commit=2, reached by its unix socket).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fsyncIsDurable, processHoldsFile, readCommitDurability } from '../../schema/durability.js';
+import { fsyncIsDurable, readCommitDurability } from '../../schema/durability.js';
 import { freshDatabase, testHome, type TestDb } from '../helpers/db.js';
 
 let t: TestDb;
@@ -29,26 +29,5 @@ describe('readCommitDurability', () => {
     expect(fsyncIsDurable({ setting: 2 })).toBe(false);
     expect(fsyncIsDurable({ setting: 0 })).toBe(false);
     expect(fsyncIsDurable({ setting: 0, redoLog: '/x/ib_logfile0' })).toBe(true);
-  });
-});
-
-describe('processHoldsFile', () => {
-  it('knows a file by what a process has open, not by its name', () => {
-    const dir = mkdtempSync('/tmp/dbos-holds-');
-    const file = join(dir, 'log');
-    writeFileSync(file, 'x');
-    const fd = openSync(file, 'r');
-    try {
-      expect(processHoldsFile(process.pid, file)).toBe(true);
-      // Another file at the same name (a container's path, say) is not the one held.
-      rmSync(file);
-      writeFileSync(file, 'y');
-      expect(processHoldsFile(process.pid, file)).toBe(false);
-    } finally {
-      closeSync(fd);
-    }
-    expect(processHoldsFile(process.pid, file)).toBe(false);
-    expect(processHoldsFile(2 ** 22 + 12345, file)).toBe(false);
-    rmSync(dir, { recursive: true, force: true });
   });
 });

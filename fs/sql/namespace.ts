@@ -455,12 +455,18 @@ export function commitTimesMany(files: { path: string; time: Timespec; expectedC
   };
 }
 
-/** Moves a directory's times forward (never back) and adjusts its link count. */
+/**
+ * Moves a directory's times forward (never back) and adjusts its link count.
+ * The time is cast: GREATEST of a DECIMAL and a string parameter compares
+ * (and answers) doubles, which step by about 0.24 µs at today's times, so
+ * the stored time was not the one this shim reported.
+ */
 export async function touchDirectory(q: Queryable, dir: string, time: Timespec | null, nlinkDelta = 0): Promise<number> {
   const { parent, name } = splitPath(dir);
   const t = time ? toDecimal(time) : null;
   return q.run(
-    `UPDATE Directory SET mtime = GREATEST(mtime, COALESCE(?, mtime)), ctime = GREATEST(ctime, COALESCE(?, ctime)),
+    `UPDATE Directory SET mtime = GREATEST(mtime, COALESCE(CAST(? AS DECIMAL(20,9)), mtime)),
+                          ctime = GREATEST(ctime, COALESCE(CAST(? AS DECIMAL(20,9)), ctime)),
                           nlink = nlink + ?
       WHERE d_name = ? AND content = ? AND content_type = 'directory'`,
     [t, t, nlinkDelta, parent, name]);

@@ -763,6 +763,18 @@ describe('permissions (library use, as a non-root caller)', () => {
 });
 
 describe('fsync', () => {
+  it('stores a directory\'s coalesced times to the nanosecond, as it reported them before they were written', async () => {
+    // GREATEST of the DECIMAL column and a string parameter would compare doubles.
+    await fs.mkdir('/dt-exact', 0o755);
+    await fs.utimens('/dt-exact', { sec: 1_700_000_000, nsec: 999_999_999 }, { sec: 1_700_000_000, nsec: 999_999_999 });
+    await fs.release(await fs.create('/dt-exact/f', 0o644));
+    const reported = (await fs.getattr('/dt-exact')).mtime;
+    await fs.fsyncdir('/dt-exact');
+    const [r] = await rows("SELECT mtime, ctime FROM Directory WHERE d_name = '/' AND content = 'dt-exact'");
+    const want = `${reported.sec}.${String(reported.nsec).padStart(9, '0')}`;
+    expect([String(r!.mtime), String(r!.ctime)]).toEqual([want, want]);
+  });
+
   it('makes fsyncs that wait together share one sync of the redo log, and one that comes later waits for its own', async () => {
     const names = Array.from({ length: 20 }, (_, i) => `/fs-group-${i}`);
     for (const p of names) await fs.writeFile(p, Buffer.from('x'));

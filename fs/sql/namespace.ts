@@ -472,6 +472,31 @@ export async function touchDirectory(q: Queryable, dir: string, time: Timespec |
     [t, t, nlinkDelta, parent, name]);
 }
 
+/**
+ * touchDirectory for several directories (each once) in one statement, with
+ * no change of link count: fsyncdirs from many clients at once, and the
+ * coalesced times of many directories, cost one round trip instead of one
+ * each. Like commitTimesMany, it finds each row by its unique key. Padded to
+ * slotsFor() with repeats of the last directory: moving a time forward to
+ * the same value again changes nothing.
+ */
+export async function touchDirectories(q: Queryable, dirs: { dir: string; time: Timespec }[]): Promise<number> {
+  const values = dirs.map(({ dir, time }) => {
+    const { parent, name } = splitPath(dir);
+    return [parent, name, toDecimal(time)];
+  });
+  while (values.length < slotsFor(dirs.length)) values.push(values[values.length - 1]!);
+  const first = 'SELECT ? AS parent, ? AS name, ? AS t';
+  const rest = 'SELECT ?, ?, ?';
+  // Cast, as in touchDirectory, so that GREATEST compares decimals.
+  return q.run(
+    `UPDATE Directory d JOIN (${[first, ...Array(values.length - 1).fill(rest)].join(' UNION ALL ')}) v
+        ON ${ofEntryNamed('v.parent', 'v.name', 'd')}
+        SET d.mtime = GREATEST(d.mtime, CAST(v.t AS DECIMAL(20,9))), d.ctime = GREATEST(d.ctime, CAST(v.t AS DECIMAL(20,9)))
+      WHERE d.content_type = 'directory'`,
+    values.flat());
+}
+
 /** Renames one entry (not its descendants). */
 export async function move(q: Queryable, from: string, to: string, ctime: Timespec): Promise<number> {
   const a = splitPath(from);

@@ -763,6 +763,48 @@ describe('permissions (library use, as a non-root caller)', () => {
 });
 
 describe('fsync', () => {
+  it('writes the times of directories fsynced together in one statement, and those of a later fsyncdir in the next', async () => {
+    // Times written only at fsyncdir here, so that the count below is theirs.
+    const slow = await DbosFs.open(t.db, { dirTimeDelayMs: 60_000 });
+    const dirs = Array.from({ length: 20 }, (_, i) => `/dt-group-${i}`);
+    const sent: string[] = [];
+    const run = t.db.run.bind(t.db);
+    let releaseFirst: () => void = () => undefined;
+    const firstHeld = new Promise<void>((r) => { releaseFirst = r; });
+    try {
+      for (const d of dirs) await slow.mkdir(d, 0o755);
+      for (const d of dirs) await slow.release(await slow.create(`${d}/f`, 0o644));
+      t.db.run = (async (sql: string, ...rest: never[]) => {
+        if (sql.startsWith('UPDATE Directory')) {
+          sent.push(sql);
+          // The first write stays out until the late fsyncdir below has asked.
+          if (sent.length === 1) await firstHeld;
+        }
+        return run(sql, ...rest);
+      }) as typeof t.db.run;
+      const together = Promise.all(dirs.map((d) => slow.fsyncdir(d)));
+      await new Promise((r) => setTimeout(r, 20));
+      await slow.release(await slow.create(`${dirs[0]}/g`, 0o644));
+      const late = slow.fsyncdir(dirs[0]!);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(sent).toHaveLength(1);
+      releaseFirst();
+      await together;
+      await late;
+      expect(sent).toHaveLength(2);
+      // Each directory's stored mtime is the one this shim reports.
+      for (const d of dirs) {
+        const [r] = await rows('SELECT mtime FROM Directory WHERE d_name = ? AND content = ?', ['/', d.slice(1)]);
+        const m = (await slow.getattr(d)).mtime;
+        expect(String(r!.mtime)).toBe(`${m.sec}.${String(m.nsec).padStart(9, '0')}`);
+      }
+    } finally {
+      t.db.run = run as typeof t.db.run;
+      releaseFirst();
+      await slow.close();
+    }
+  });
+
   it('stores a directory\'s coalesced times to the nanosecond, as it reported them before they were written', async () => {
     // GREATEST of the DECIMAL column and a string parameter would compare doubles.
     await fs.mkdir('/dt-exact', 0o755);

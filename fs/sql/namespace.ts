@@ -90,6 +90,14 @@ function toEntry(path: string, r: EntryRow): Entry {
 /** Statement slots for `n` rows: a power of two, so a connection prepares a handful of shapes, not one per count. */
 const slotsFor = (n: number) => 2 ** Math.ceil(Math.log2(n));
 
+/**
+ * A derived table of `rows` rows of parameters, `columns` wide, for a
+ * statement that handles many names at once: the first row names the columns.
+ */
+const parameterTable = (columns: readonly string[], rows: number) =>
+  `(${[`SELECT ${columns.map((c) => `? AS ${c}`).join(', ')}`,
+    ...Array<string>(rows - 1).fill(`SELECT ${columns.map(() => '?').join(', ')}`)].join(' UNION ALL ')})`;
+
 /** Each path's parent and name, in turn: the parameters of a (d_name, content) per path. */
 const parentsAndNames = (paths: string[]) => paths.flatMap((path) => { const { parent, name } = splitPath(path); return [parent, name]; });
 
@@ -256,9 +264,7 @@ function insertStatement(rows: number): { sql: string; fields: (keyof NewRow)[] 
   let from = 'Directory up';
   if (rows > 1) {
     fields.push(...NEW_ROW_FIELDS);
-    const first = `SELECT ${NEW_ROW_FIELDS.map((n) => `? AS ${n}`).join(', ')}`;
-    const rest = `SELECT ${NEW_ROW_FIELDS.map(() => '?').join(', ')}`;
-    from = `(${[first, ...Array(rows - 1).fill(rest)].join(' UNION ALL ')}) v, Directory up`;
+    from = `${parameterTable(NEW_ROW_FIELDS, rows)} v, Directory up`;
   }
   // The parent through its unique key, as lockEntry finds it (ofEntryNamed).
   // Through the listing index the share lock covered the gaps beside it,
@@ -418,6 +424,9 @@ export function commitTimes(path: string, time: Timespec, expectedCtime: Timespe
   };
 }
 
+/** The columns of a table of entries' new times: commitTimesMany, touchDirectories. */
+const TIME_COLUMNS = ['parent', 'name', 't'] as const;
+
 /**
  * commitTimes for several files whose commits share one transaction: first a
  * locking read of their ctimes (so the transaction takes their Directory rows
@@ -435,12 +444,10 @@ export function commitTimesMany(files: { path: string; time: Timespec; expectedC
     const { parent, name } = splitPath(path);
     return [parent, name, toDecimal(time)];
   });
-  const first = 'SELECT ? AS parent, ? AS name, ? AS t';
-  const rest = 'SELECT ?, ?, ?';
   return {
     read: { sql: `SELECT d.path, d.ctime FROM Directory d WHERE ${these.sql} FOR UPDATE`, params: these.params },
     statements: [{
-      sql: `UPDATE Directory d JOIN (${[first, ...Array(files.length - 1).fill(rest)].join(' UNION ALL ')}) v
+      sql: `UPDATE Directory d JOIN ${parameterTable(TIME_COLUMNS, files.length)} v
                ON ${ofEntryNamed('v.parent', 'v.name', 'd')}
                SET d.mtime = v.t, d.ctime = v.t`,
       params: values.flat(),
@@ -486,11 +493,9 @@ export async function touchDirectories(q: Queryable, dirs: { dir: string; time: 
     return [parent, name, toDecimal(time)];
   });
   while (values.length < slotsFor(dirs.length)) values.push(values[values.length - 1]!);
-  const first = 'SELECT ? AS parent, ? AS name, ? AS t';
-  const rest = 'SELECT ?, ?, ?';
   // Cast, as in touchDirectory, so that GREATEST compares decimals.
   return q.run(
-    `UPDATE Directory d JOIN (${[first, ...Array(values.length - 1).fill(rest)].join(' UNION ALL ')}) v
+    `UPDATE Directory d JOIN ${parameterTable(TIME_COLUMNS, values.length)} v
         ON ${ofEntryNamed('v.parent', 'v.name', 'd')}
         SET d.mtime = GREATEST(d.mtime, CAST(v.t AS DECIMAL(20,9))), d.ctime = GREATEST(d.ctime, CAST(v.t AS DECIMAL(20,9)))
       WHERE d.content_type = 'directory'`,

@@ -200,8 +200,9 @@ function targetRows(r: FsBenchResults): (string | number | null)[][] {
       const verdicts = (['write', 'read'] as const).map((phase) => {
         const g = growsUntilSaturated(rowsT.map((q) => ({ clients: q.clients, value: q[phase].mibPerSecond, cpuBusy: q[phase].cpuBusy })));
         const curve = rowsT.map((q) => withBusy(q[phase].mibPerSecond, q[phase].cpuBusy)).join(' → ');
+        const busyAt = (clients: number) => { const b = rowsT.find((q) => q.clients === clients)?.[phase].cpuBusy; return b == null ? 'busy unknown' : `${busyPct(b)} busy`; };
         const why = g.met ? (g.saturatedAt !== undefined ? `grows until the machine saturates at ${g.saturatedAt} clients` : 'grows at every step')
-          : `stops growing at ${g.stalledAt} clients with cores to spare`;
+          : `stops growing from ${g.stalledFrom} to ${g.stalledAt} clients, with cores to spare at ${g.stalledFrom} (${busyAt(g.stalledFrom!)})`;
         return { met: g.met, text: `${phase} MiB/s (machine busy) ${curve}: ${why}` };
       });
       rows.push([`Figure 11 (${t}): throughput grows with clients until the machine saturates (${(SATURATED * 100).toFixed(0)}% of all cores busy)`,

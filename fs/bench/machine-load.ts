@@ -57,14 +57,14 @@ export interface LoadPoint {
  * Whether throughput grows with clients until the machine saturates: every
  * step up in clients must raise `value` until a step that ran with the
  * machine saturated; after it, anything goes. Answers the first step that
- * did not grow while the machine had cores to spare, if any, and the first
- * saturated one.
+ * did not grow while the machine had cores to spare, if any (from and to
+ * how many clients), and the first saturated one.
  */
-export function growsUntilSaturated(points: LoadPoint[]): { met: boolean; stalledAt?: number; saturatedAt?: number } {
+export function growsUntilSaturated(points: LoadPoint[]): { met: boolean; stalledFrom?: number; stalledAt?: number; saturatedAt?: number } {
   const ps = [...points].sort((a, b) => a.clients - b.clients);
   for (let i = 0; i < ps.length - 1; i++) {
     if ((ps[i]!.cpuBusy ?? 0) >= SATURATED) return { met: true, saturatedAt: ps[i]!.clients };
-    if (!(ps[i + 1]!.value > ps[i]!.value)) return { met: false, stalledAt: ps[i + 1]!.clients };
+    if (!(ps[i + 1]!.value > ps[i]!.value)) return { met: false, stalledFrom: ps[i]!.clients, stalledAt: ps[i + 1]!.clients };
   }
   const last = ps[ps.length - 1];
   return { met: true, ...(last && (last.cpuBusy ?? 0) >= SATURATED ? { saturatedAt: last.clients } : {}) };

@@ -42,7 +42,7 @@ describe('growsUntilSaturated', () => {
   });
 
   it('is not met when a step does not grow while the machine had cores to spare', () => {
-    expect(growsUntilSaturated(curve([1, 91, 0.7], [2, 83, 0.74], [4, 125, 0.84]))).toEqual({ met: false, stalledAt: 2 });
-    expect(growsUntilSaturated(curve([1, 50, 0.5], [2, 50, null]))).toEqual({ met: false, stalledAt: 2 });
+    expect(growsUntilSaturated(curve([1, 91, 0.7], [2, 83, 0.74], [4, 125, 0.84]))).toEqual({ met: false, stalledFrom: 1, stalledAt: 2 });
+    expect(growsUntilSaturated(curve([1, 50, 0.5], [2, 50, null]))).toEqual({ met: false, stalledFrom: 1, stalledAt: 2 });
   });
 });

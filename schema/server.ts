@@ -52,7 +52,6 @@ function serverAlive(pid: number): boolean {
   return isRunning(pid, /^(mariadbd|mysqld)$/);
 }
 
-
 export function serverStatus(home: DbosHome): ServerStatus {
   const pid = readPid(home.serverPidFile);
   const running = pid !== undefined && serverAlive(pid) && existsSync(home.socket);

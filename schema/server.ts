@@ -25,6 +25,8 @@ export interface ServerOptions {
   /** "fsync": commits reach the OS at once and disk at fsync(), when dbos syncs the redo log (durability.ts);
    *  "commit": every commit is on disk before it returns. */
   durability?: Durability;
+  /** Start with an empty buffer pool: otherwise InnoDB reloads the pages it held when it last stopped. */
+  emptyBufferPool?: boolean;
   /** Seconds to wait for the server to accept connections. */
   startTimeoutSec?: number;
 }
@@ -130,6 +132,7 @@ function serverArgs(home: DbosHome, runAs: string, initFile: string, opts: Serve
     // Many short transactions from many connections on few cores: a thread
     // pool avoids a context switch per statement (1.5x here, see README).
     '--thread-handling=pool-of-threads',
+    ...(opts.emptyBufferPool ? ['--innodb-buffer-pool-load-at-startup=OFF'] : []),
   ];
 }
 

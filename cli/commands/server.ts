@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { Db } from '../../schema/db.js';
 import { ensureHome, type DbosHome, dbosHome } from '../../schema/home.js';
 import { migrate, readMeta, schemaVersion, SCHEMA_VERSION, DEFAULT_BLOCK_SIZE, DEFAULT_PARTITIONS } from '../../schema/migrations.js';
-import { type Durability, privateTarget, serverStatus, startServer, stopServer } from '../../schema/server.js';
+import { type Durability, type ServerOptions, privateTarget, serverStatus, startServer, stopServer } from '../../schema/server.js';
 import { alive, allRecords, liveMountsOf } from '../../fs/fuse/registry.js';
 import { mountedAt } from '../../fs/fuse/mountpoint.js';
 import { CliError } from '../errors.js';
@@ -26,6 +26,18 @@ function loadSettings(home: DbosHome): ServerSettings {
   } catch {
     return {};
   }
+}
+
+const serverOptions = (s: ServerSettings): ServerOptions => ({ bufferPool: s.memory, durability: s.durability });
+
+/**
+ * Stops the private server and starts it again, as `dbos up` last started it,
+ * with its buffer pool empty: `dbos bench fs` before a cold read. Its clients
+ * (mounts included) reconnect by themselves.
+ */
+export async function restartWithEmptyBufferPool(home: DbosHome): Promise<void> {
+  await stopServer(home);
+  await startServer(home, { ...serverOptions(loadSettings(home)), emptyBufferPool: true });
 }
 
 function positiveInt(name: string) {
@@ -59,7 +71,7 @@ export function registerServerCommands(program: Command): void {
         const settings = { ...loadSettings(home), ...(o.memory ? { memory: o.memory } : {}), ...(o.durability ? { durability: o.durability as Durability } : {}) };
         writeFileSync(settingsFile(home), JSON.stringify(settings, null, 2) + '\n', { mode: 0o600 });
         const wasRunning = serverStatus(home).running;
-        const status = await startServer(home, { bufferPool: settings.memory, durability: settings.durability });
+        const status = await startServer(home, serverOptions(settings));
         db = new Db(privateTarget(home));
         if (wasRunning && o.durability) {
           await db.text(`SET GLOBAL innodb_flush_log_at_trx_commit = ${o.durability === 'commit' ? 1 : 2}`);

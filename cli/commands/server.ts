@@ -54,7 +54,7 @@ export function registerServerCommands(program: Command): void {
     .option('--db <url>', 'use this MySQL-protocol database instead of the private server')
     .option('--partitions <n>', `logical partitions listed in Map, fixed when the schema is created (default ${DEFAULT_PARTITIONS})`, positiveInt('--partitions'))
     .option('--block-size <bytes>', `default block size of new files (default ${DEFAULT_BLOCK_SIZE})`, positiveInt('--block-size'))
-    .option('--memory <size>', 'InnoDB buffer pool of the private server, e.g. 2G (default 1G)')
+    .option('--memory <size>', 'InnoDB buffer pool of the private server, e.g. 2G (default: a quarter of the memory, at least 1G)')
     .option('--durability <mode>', '"fsync": a commit is on disk at the next fsync (default); "commit": at every commit')
     .action(async (o: { db?: string; partitions?: number; blockSize?: number; memory?: string; durability?: string }) => {
       if (o.durability && o.durability !== 'fsync' && o.durability !== 'commit') throw new CliError('--durability must be "fsync" or "commit".');

@@ -88,7 +88,7 @@ export interface RunOptions {
   ext4Dir?: string;
   dbTarget: DbTarget;
   db: Db;
-  /** Empties InnoDB's buffer pool before cold reads, as the kernel's page cache is emptied (targets.ts). */
+  /** Empties InnoDB's buffer pool before cold reads, as the kernel's page cache is emptied (Targets.dropCaches). */
   emptyBufferPool?: () => Promise<void>;
   /** The CLI entry point, to mount dbos. */
   cli: string;
@@ -122,20 +122,25 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
   // ext4 and bindfs both write into the image: every experiment's files, twice, plus Table 2's tree once.
   const bytesPerTarget = p.clients * p.filesPerClient * p.fileBytes + p.parallelClients.reduce((a, b) => a + b, 0) * p.parallelFileBytes + p.seqBytes;
   const gib = Math.ceil((2 * bytesPerTarget + p.analyticsFiles * 16384) / 2 ** 30 * 1.2) + 2;
-  const t = await openTargets({ workDir: o.workDir, imageGiB: gib, ext4Dir: o.ext4Dir, dbTarget: o.dbTarget, db: o.db, emptyBufferPool: o.emptyBufferPool, log: o.log }, o.cli);
+  const t = await openTargets({ workDir: o.workDir, imageGiB: gib, ext4Dir: o.ext4Dir, dbTarget: o.dbTarget, db: o.db, log: o.log }, o.cli);
   const res: FsBenchResults = { commands: [], daemons: daemonCommands(t.mounted), bufferPoolEmptied: o.emptyBufferPool !== undefined };
   const has = (e: Experiment) => p.experiments.includes(e);
   try {
-    // The server counts from 0 again when emptyCaches restarts it: what it had counted is added.
+    // The server counts from 0 again when emptyBufferPool restarts it: what it had counted is added.
     let countedBeforeRestart = 0;
     const pagesRead = async () => {
       const rows = await o.db.rows<{ Value: string }>("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_reads'").catch(() => []);
       return rows[0] ? countedBeforeRestart + Number(rows[0].Value) : null;
     };
+    /** Empties the buffer pool (when it is ours to empty), then the kernel's page cache, so that reads come from the disk. */
     const emptyCaches = async () => {
-      const counted = await pagesRead();
-      await t.emptyCaches();
-      if (res.bufferPoolEmptied && counted !== null) countedBeforeRestart = counted;
+      if (o.emptyBufferPool) {
+        const counted = await pagesRead();
+        // First: the server writes its dirty pages out as it stops, and dropCaches syncs them.
+        await o.emptyBufferPool();
+        if (counted !== null) countedBeforeRestart = counted;
+      }
+      t.dropCaches();
     };
     const measure: MeasureFn = async (who, f) => {
       const rss = who === null ? null : peakRss(who);

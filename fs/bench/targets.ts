@@ -30,8 +30,8 @@ export interface MountedTarget {
 export interface Targets {
   mounted: MountedTarget[];
   shim: DbosFs;
-  /** Empties InnoDB's buffer pool (if `emptyBufferPool` was given) and the kernel's page cache, so that reads come from the disk. */
-  emptyCaches(): Promise<void>;
+  /** Empties the page cache so that reads come from the filesystem, not the kernel. */
+  dropCaches(): void;
   close(): Promise<void>;
 }
 
@@ -43,8 +43,6 @@ export interface TargetOptions {
   ext4Dir?: string;
   dbTarget: DbTarget;
   db: Db;
-  /** Empties InnoDB's buffer pool, dbos's page cache; absent when the server is not ours to restart. */
-  emptyBufferPool?: () => Promise<void>;
   log: (m: string) => void;
 }
 
@@ -144,9 +142,7 @@ export async function openTargets(o: TargetOptions, cli: string): Promise<Target
         { name: 'dbos-fuse', dir: join(dbosMp, 'fuse'), daemonPid: record?.pid },
       ],
       shim,
-      async emptyCaches() {
-        // The buffer pool first: its server writes its dirty pages out as it stops.
-        await o.emptyBufferPool?.();
+      dropCaches() {
         // Twice: the first sync writes ext4 into its loop device, which leaves
         // the image file's own pages dirty (and dirty pages are not dropped).
         spawnSync('sync');

@@ -33,11 +33,26 @@ const serverOptions = (s: ServerSettings): ServerOptions => ({ bufferPool: s.mem
 /**
  * Stops the private server and starts it again, as `dbos up` last started it,
  * with its buffer pool empty: `dbos bench fs` before a cold read. Its clients
- * (mounts included) reconnect by themselves.
+ * (mounts included) reconnect by themselves. The pool keeps the size the
+ * server has: a size given only through DBOS_DB_MEMORY is in no settings file.
  */
 export async function restartWithEmptyBufferPool(home: DbosHome): Promise<void> {
+  const bufferPool = await runningBufferPool(home);
   await stopServer(home);
-  await startServer(home, { ...serverOptions(loadSettings(home)), emptyBufferPool: true });
+  await startServer(home, { ...serverOptions(loadSettings(home)), ...(bufferPool && { bufferPool }), emptyBufferPool: true });
+}
+
+/** The running private server's buffer pool in bytes, or undefined if it cannot say. */
+async function runningBufferPool(home: DbosHome): Promise<string | undefined> {
+  const db = new Db(privateTarget(home));
+  try {
+    const [row] = await db.rows<{ size: string }>('SELECT @@GLOBAL.innodb_buffer_pool_size AS size');
+    return row ? String(row.size) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await db.close();
+  }
 }
 
 function positiveInt(name: string) {

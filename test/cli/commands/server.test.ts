@@ -15,8 +15,9 @@ let db: Db;
 const ROWS = 2048; // 8 KiB each: about 1,000 pages
 
 beforeAll(async () => {
-  // As `dbos up --memory 64M` leaves it: the restart must keep the size.
-  writeFileSync(join(home.root, 'server.json'), JSON.stringify({ memory: '64M' }));
+  // As `DBOS_DB_MEMORY=64M dbos up` leaves it: the size is in no settings
+  // file, and the restart must keep it all the same.
+  writeFileSync(join(home.root, 'server.json'), JSON.stringify({}));
   await startServer(home, { bufferPool: '64M' });
   db = new Db(privateTarget(home));
   await db.ddl('CREATE TABLE pages (id INT PRIMARY KEY, body BLOB NOT NULL)');

@@ -5,7 +5,7 @@
 // an FsError with an errno code.
 import { constants as fsc, statfsSync } from 'node:fs';
 import type { Db } from '../schema/db.js';
-import { isDuplicateKey, isUnavailable, ONE_TRIP_BYTES } from '../schema/db.js';
+import { isDuplicateKey, isUnavailable } from '../schema/db.js';
 import { readMeta, requireCurrentSchema, DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE } from '../schema/migrations.js';
 import { fsyncIsDurable, makeCommitsDurable, readCommitDurability, type CommitDurability } from '../schema/durability.js';
 import type { Logger } from '../schema/log.js';
@@ -19,7 +19,7 @@ import {
 import { DirTimes } from './dir-times.js';
 import { FsError, fsError, toFsError } from './errors.js';
 import { Identities } from './identity.js';
-import { commitAlone, commitMany, DEFAULT_LIMITS, DirtyBudget, MAX_FILE_SIZE, OpenFile, truncateCommitted, type Committer, type DataCommit, type WriteBackLimits } from './open-file.js';
+import { commitAlone, commitMany, DEFAULT_LIMITS, DirtyBudget, GROUP_TRIP_BYTES, MAX_FILE_SIZE, OpenFile, truncateCommitted, type Committer, type DataCommit, type WriteBackLimits } from './open-file.js';
 import { isWithin, joinPath, normalizePath, PATH_MAX, rebase, splitPath } from './paths.js';
 import {
   type Caller, mayChangeGroup, processCaller, requireAccess, requireMayRemove, requireOwner, R_OK, W_OK, X_OK,
@@ -108,7 +108,7 @@ type Committed = { ours: boolean } | { error: unknown };
  * together, in one transaction (open-file.ts, commitMany). Only commits of up
  * to GROUP_COMMIT_BYTES join, and a transaction carries at most
  * GROUP_BYTES of blocks: with its statements' text it stays within what
- * Db sends as one multi-statement text round trip. Larger ones would go as
+ * commitMany sends as one multi-statement text round trip. Larger ones would go as
  * prepared statements, and each count of rows is a statement shape that
  * mysql2 caches on every connection: with 256 KiB commits in groups, the
  * daemon's peak RSS in the benchmark doubled (222 to 487 MiB in Figure 10a,
@@ -116,7 +116,7 @@ type Committed = { ours: boolean } | { error: unknown };
  */
 const COMMITS_IN_FLIGHT = 2;
 const GROUP_COMMIT_BYTES = 32 * 1024;
-const GROUP_BYTES = ONE_TRIP_BYTES - 16 * 1024;
+const GROUP_BYTES = GROUP_TRIP_BYTES - 16 * 1024;
 
 const bytesOf = (c: DataCommit) => c.rows.reduce((n, r) => n + r.bytes.length, 0);
 

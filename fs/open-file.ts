@@ -570,6 +570,16 @@ export function commitAlone(db: Db): Committer {
 }
 
 /**
+ * The most a group commit (commitMany) sends as one multi-statement round
+ * trip, more than Db's default: the group's other statements (the locking
+ * read, the times, BEGIN and COMMIT) then serve more files. With 256 KiB
+ * instead of 64, Figure 10a's closes (ten 2 KiB blocks each) went seven to a
+ * transaction on average instead of two: by hand, 8% more operations through
+ * FUSE with 17% less MariaDB CPU (README, "Write-back").
+ */
+export const GROUP_TRIP_BYTES = 256 * 1024;
+
+/**
  * Several files' commits (no file twice) in one transaction: their Directory
  * rows locked and their ctimes read, their blocks and size rows in one upsert
  * per table, their times in one UPDATE. Answers each as commitAlone would.
@@ -581,7 +591,7 @@ export function commitAlone(db: Db): Committer {
 export async function commitMany(db: Db, cs: DataCommit[]): Promise<boolean[]> {
   const times = namespace.commitTimesMany(cs.map((c) => ({ path: c.loc.path, time: c.time, expectedCtime: c.expectedCtime })));
   const writes = blocks.blockWritesOf(cs.map((c) => ({ f: c.loc, blocks: c.rows, size: c.size })));
-  const rows = await db.readThenChange<{ path: Buffer; ctime: string }>(times.read, [...writes, ...times.statements], { timeoutMs: 60_000 });
+  const rows = await db.readThenChange<{ path: Buffer; ctime: string }>(times.read, [...writes, ...times.statements], { timeoutMs: 60_000, oneTripBytes: GROUP_TRIP_BYTES });
   return times.onlyOurs(rows);
 }
 

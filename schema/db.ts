@@ -47,6 +47,8 @@ export interface DbOptions {
 
 export interface QueryOptions {
   timeoutMs?: number;
+  /** A transaction of up to this many bytes goes as one round trip (atomically, readThenChange); ONE_TRIP_BYTES if not given. */
+  oneTripBytes?: number;
 }
 
 const UNAVAILABLE = new Set([
@@ -303,7 +305,7 @@ export class Db implements Queryable {
   /** Each statement's rows matched (or, for the first if `firstReads`, its rows), in one round trip when the transaction is small. */
   private async inOneTransaction(statements: Statement[], opts: QueryOptions, firstReads = false): Promise<(number | Row[])[]> {
     const bytes = statements.reduce((n, s) => n + s.sql.length + s.params.reduce<number>((m, p) => m + (Buffer.isBuffer(p) ? p.length : 16), 0), 0);
-    if (bytes > ONE_TRIP_BYTES) {
+    if (bytes > (opts.oneTripBytes ?? ONE_TRIP_BYTES)) {
       return this.tx(async (t) => {
         const results: (number | Row[])[] = [];
         for (const [i, s] of statements.entries()) {

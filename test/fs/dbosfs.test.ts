@@ -579,12 +579,12 @@ describe('attributes', () => {
 
   it('keeps each shared commit small enough for one text round trip, and commits a large one alone', async () => {
     await fs.mkdir('/gs', 0o755);
-    const names = Array.from({ length: 6 }, (_, i) => `/gs/f${i}`);
+    const names = Array.from({ length: 16 }, (_, i) => `/gs/f${i}`);
     for (const p of names) await fs.writeFile(p, Buffer.from('-'));
     await fs.writeFile('/gs/big', Buffer.from('-'));
     const fds = await Promise.all([...names, '/gs/big'].map((p) => fs.open(p, fsc.O_WRONLY)));
-    // Six commits of 20,000 bytes (five 4 KiB blocks) and one of 40,000.
-    await Promise.all(fds.map((fd, i) => fs.write(fd, Buffer.alloc(i < 6 ? 20_000 : 40_000, 65 + i), 0)));
+    // Sixteen commits of 20,000 bytes (five 4 KiB blocks) and one of 40,000.
+    await Promise.all(fds.map((fd, i) => fs.write(fd, Buffer.alloc(i < 16 ? 20_000 : 40_000, 65 + i), 0)));
     const spied = { readThenChange: t.db.readThenChange.bind(t.db), atomically: t.db.atomically.bind(t.db), tx: t.db.tx.bind(t.db) };
     const together: number[] = [];
     const blockBytes = (statements: { params: unknown[] }[]) =>
@@ -602,12 +602,12 @@ describe('attributes', () => {
     } finally {
       Object.assign(t.db, spied);
     }
-    // 120,000 bytes of small commits: two files a transaction, each under 48 KiB.
-    expect(together).toEqual([40_000, 40_000, 40_000]);
+    // 320,000 bytes of small commits: as many files a transaction as fit in 240 KiB.
+    expect(together).toEqual([240_000, 80_000]);
     expect(alone).toBe(1);                    // the 40,000-byte commit
     expect(prepared).toBe(0);                 // every transaction went as one round trip
     for (const [i, p] of [...names, '/gs/big'].entries()) {
-      expect((await fs.readFile(p)).equals(Buffer.alloc(i < 6 ? 20_000 : 40_000, 65 + i))).toBe(true);
+      expect((await fs.readFile(p)).equals(Buffer.alloc(i < 16 ? 20_000 : 40_000, 65 + i))).toBe(true);
     }
   });
 

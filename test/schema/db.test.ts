@@ -65,6 +65,17 @@ describe('Db.atomically', () => {
     expect(await value('big2')).toBeUndefined();
   });
 
+  it('sends a large transaction as one round trip when the caller allows that many bytes', async () => {
+    const big = Buffer.alloc(100_000, 0x5c); // 100 KB of backslashes
+    const statements = [put('allowed', big), { sql: 'UPDATE Kv SET n = 3 WHERE k = ?', params: ['allowed'] }];
+    let matched: number[] = [];
+    const large = await executions(async () => { matched = await single.atomically(statements, { oneTripBytes: 256 * 1024 }); });
+    const small = await executions(() => single.atomically([put('tiny', Buffer.from('t'))]));
+    expect(large - small).toBe(0);
+    expect(matched).toEqual([1, 1]);
+    expect(await value('allowed')).toEqual({ v: big, n: 3 });
+  });
+
   it('formats values correctly on a server whose sql_mode has NO_BACKSLASH_ESCAPES', async () => {
     const before = (await t.db.rows<{ m: string }>('SELECT @@GLOBAL.sql_mode AS m'))[0]!.m;
     // Only new connections take the global mode: set it, open one, put it back at once.

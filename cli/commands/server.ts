@@ -37,9 +37,10 @@ const serverOptions = (s: ServerSettings): ServerOptions => ({ bufferPool: s.mem
  * server has: a size given only through DBOS_DB_MEMORY is in no settings file.
  */
 export async function restartWithEmptyBufferPool(home: DbosHome): Promise<void> {
-  const bufferPool = await runningBufferPool(home);
+  const settings = loadSettings(home);
+  const bufferPool = (await runningBufferPool(home)) ?? settings.memory;
   await stopServer(home);
-  await startServer(home, { ...serverOptions(loadSettings(home)), ...(bufferPool && { bufferPool }), emptyBufferPool: true });
+  await startServer(home, { ...serverOptions(settings), bufferPool, emptyBufferPool: true });
 }
 
 /** The running private server's buffer pool in bytes, or undefined if it cannot say. */

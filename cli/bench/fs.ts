@@ -33,16 +33,16 @@ const C_SOURCES = {
  */
 const PAPER: FsBenchParams = {
   experiments: [...EXPERIMENTS], clients: 40, filesPerClient: 100, fileBytes: 256 << 10, blockBytes: 2048, seconds: 10, rounds: 3,
-  createThreads: 40, createsPerThread: 500, durablePerThread: 50, analyticsFiles: 100_000,
+  createThreads: 40, createsPerThread: 500, durablePerThread: 500, analyticsFiles: 100_000,
   parallelClients: [1, 2, 4, 8, 16], parallelFileBytes: 64 << 20, parallelBlockBytes: 8192, parallelReadPasses: 4, seqBytes: 1 << 30,
 };
 const QUICK: Partial<FsBenchParams> = {
-  clients: 8, filesPerClient: 10, seconds: 3, createsPerThread: 50, durablePerThread: 10, analyticsFiles: 5000,
+  clients: 8, filesPerClient: 10, seconds: 3, createsPerThread: 50, durablePerThread: 50, analyticsFiles: 5000,
   parallelClients: [1, 2, 4], parallelFileBytes: 8 << 20, seqBytes: 128 << 20,
 };
 
 interface FsOptions {
-  quick?: boolean; only?: Experiment[]; clients?: number; filesPerClient?: number; seconds?: number; rounds?: number; creates?: number;
+  quick?: boolean; only?: Experiment[]; clients?: number; filesPerClient?: number; seconds?: number; rounds?: number; creates?: number; durableCreates?: number;
   analyticsFiles?: number; parallelClients?: number[]; parallelSize?: number; readPasses?: number; seqSize?: number; ext4Dir?: string; out?: string; db?: string;
 }
 
@@ -59,6 +59,7 @@ export function registerFsBench(bench: Command): void {
     .option('--seconds <s>', 'how long each round of a Figure 10 cell runs (default 10)', positiveSeconds('--seconds'))
     .option('--rounds <n>', 'how many times each cell of Figures 10 and 11, Table 1 and the sequential runs is measured, targets taking turns; the report gives the median (default 3)', wholeNumber('--rounds', 1))
     .option('--creates <n>', 'Table 1 files per thread (40 threads)', wholeNumber('--creates', 1))
+    .option('--durable-creates <n>', 'Table 1 durable creates per thread (40 threads)', wholeNumber('--durable-creates', 1))
     .option('--analytics-files <n>', 'Table 2 files (default 100,000)', wholeNumber('--analytics-files', 1))
     .option('--parallel-clients <n>', 'Figure 11 client counts, comma-separated', listOf('--parallel-clients', wholeNumber('--parallel-clients', 1)))
     .option('--parallel-size <bytes>', 'Figure 11 file size per client (e.g. 64M)', (v) => parseSize(v, '--parallel-size'))
@@ -80,7 +81,7 @@ export function registerFsBench(bench: Command): void {
       const base = { ...PAPER, ...(o.quick ? QUICK : {}) };
       const params: FsBenchParams = {
         ...base, experiments: o.only ?? base.experiments, clients: o.clients ?? base.clients, filesPerClient: o.filesPerClient ?? base.filesPerClient,
-        seconds: o.seconds ?? base.seconds, rounds: o.rounds ?? base.rounds, createsPerThread: o.creates ?? base.createsPerThread, analyticsFiles: o.analyticsFiles ?? base.analyticsFiles,
+        seconds: o.seconds ?? base.seconds, rounds: o.rounds ?? base.rounds, createsPerThread: o.creates ?? base.createsPerThread, durablePerThread: o.durableCreates ?? base.durablePerThread, analyticsFiles: o.analyticsFiles ?? base.analyticsFiles,
         parallelClients: o.parallelClients ?? base.parallelClients, parallelFileBytes: o.parallelSize ?? base.parallelFileBytes,
         parallelReadPasses: o.readPasses ?? base.parallelReadPasses, seqBytes: o.seqSize ?? base.seqBytes,
       };

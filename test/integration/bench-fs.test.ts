@@ -29,7 +29,7 @@ describe('dbos bench fs', () => {
     const serverStarts = () => readFileSync(join(ownServer.DBOS_HOME, 'logs', 'mariadb.log'), 'utf8').split('ready for connections').length - 1;
     const startsBefore = serverStarts();
     try {
-      const r = dbos(['bench', 'fs', '--clients', '2', '--files-per-client', '2', '--seconds', '0.5', '--rounds', '2', '--creates', '3',
+      const r = dbos(['bench', 'fs', '--clients', '2', '--files-per-client', '2', '--seconds', '0.5', '--rounds', '2', '--creates', '3', '--durable-creates', '3',
         '--analytics-files', '300', '--parallel-clients', '1,2', '--parallel-size', '256K', '--read-passes', '2', '--seq-size', '2M', '--out', out], ownServer);
       // An experiment that failed says why in the command's output ("<name> failed: …"): shown if the exit is not 0.
       const failures = r.stdout.split('\n').filter((l) => / failed: /.test(l)).join('\n');

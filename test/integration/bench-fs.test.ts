@@ -35,12 +35,14 @@ describe('dbos bench fs', () => {
       const failures = r.stdout.split('\n').filter((l) => / failed: /.test(l)).join('\n');
       expect(r.code, `${r.stderr}${failures}`).toBe(0);
       type Rate = { opsPerSecond: number; roundsOpsPerSecond: number[]; peakRssBytes: number | null; innodbPagesRead: number | null };
-      const { machine, results } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { machine: { nodeFlags: string[] }; results: Record<string, Record<string, unknown>> & {
+      const { machine, parameters, results } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { machine: { nodeFlags: string[] }; parameters: Record<string, unknown>; results: Record<string, Record<string, unknown>> & {
         commands: string[];
         bufferPoolEmptied: boolean;
         daemons: Record<string, string[]>;
         table2: Record<'dbosSql' | 'dbosSummary' | 'ext4C' | 'ext4Find', { agrees: boolean; warmMs: number; coldMs: number }>;
       } };
+      // The flags' counts are the ones run (durable creates have a flag of their own).
+      expect([parameters.createsPerThread, parameters.durablePerThread]).toEqual([3, 3]);
       for (const experiment of ['fig10a', 'fig10b', 'creates', 'deletes', 'durableCreates']) {
         for (const target of TARGETS) {
           const cell = results[experiment]?.[target] as Rate | undefined;

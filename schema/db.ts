@@ -15,11 +15,12 @@ export interface Statement {
 }
 
 /**
- * Up to this many bytes, Db.atomically() sends a transaction as one
- * multi-statement round trip; beyond it the text protocol's hex (twice the
- * bytes, parsed by the server) costs more than the round trips it saves.
+ * Up to this many bytes (unless the caller gives oneTripBytes),
+ * Db.atomically() sends a transaction as one multi-statement round trip;
+ * beyond it the text protocol's hex (twice the bytes, parsed by the server)
+ * costs more than the round trips it saves.
  */
-export const ONE_TRIP_BYTES = 64 * 1024;
+const ONE_TRIP_BYTES = 64 * 1024;
 
 const ALLOW_BACKSLASH_ESCAPES = `SET SESSION sql_mode =
   TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))`;

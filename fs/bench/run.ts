@@ -247,7 +247,7 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
             mkdirSync(dir, { recursive: true });
             const name = `par${clients}`;
             const write = await measure(daemonOf(m), async () => pick(await runFio(dir, name, streamJob({ ...shape, phase: 'write' }))));
-            await emptyCaches(readsDbos(m.name));
+            await emptyCaches(m.name === 'dbos-fuse');
             const read = await measure(daemonOf(m), async () => pick(await runFio(dir, name, streamJob({ ...shape, phase: 'read', passes: p.parallelReadPasses }))));
             rmSync(dir, { recursive: true, force: true });
             return { write, read };
@@ -285,7 +285,7 @@ export async function runFsBench(o: RunOptions): Promise<FsBenchResults> {
           mkdirSync(dir, { recursive: true });
           const r = await measure(daemonOf(m), async () => {
             const write = pick(await runFio(dir, 'seq', streamJob({ ...shape, phase: 'write' })));
-            await emptyCaches(readsDbos(m.name));
+            await emptyCaches(m.name === 'dbos-fuse');
             return { write, read: pick(await runFio(dir, 'seq', streamJob({ ...shape, phase: 'read' }))) };
           });
           rmSync(dir, { recursive: true, force: true });
@@ -343,8 +343,6 @@ type MeasureFn = <T>(who: number | undefined | null, f: () => Promise<T>) => Pro
 type LogRound = (what: string) => (round: number, key: string) => void;
 type SeqRate = { write: Stream; read: Stream };
 const daemonOf = (m: MountedTarget) => m.daemonPid ?? null;
-/** Whether a mounted target's reads come from the database (its cold reads need the buffer pool emptied). */
-const readsDbos = (name: MountedTarget['name']) => name === 'dbos-fuse';
 
 /**
  * Table 1: creates and deletes with many threads, then durable creates. Each

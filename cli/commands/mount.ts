@@ -122,7 +122,7 @@ async function runDaemon(mountpoint: string, r: ReturnType<typeof resolveTarget>
     console.log(`mounted ${mountpoint} (${r.label}); Ctrl-C unmounts. Log: ${logFile}`);
   }
   await serving.stopped;
-  // fuse-native keeps handles open after unmounting; nothing is left to do.
+  // Nothing is left to do: exit without waiting for the event loop to empty.
   logger.flush();
   process.exit(0);
 }

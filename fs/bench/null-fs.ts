@@ -1,8 +1,9 @@
 // The "fuse-null" target of `dbos bench fs`: a filesystem served by the same
-// fuse-native binding and mount options as dbos, that keeps only names and
+// FUSE binding and mount options as dbos, that keeps only names and
 // sizes in memory (reads return zeros) and never touches a database. What it
 // reaches is the most dbos through FUSE could reach on the machine: the cost
-// of the binding's crossing from libfuse's threads to JavaScript and back.
+// of each request's crossing from the kernel through the binding to
+// JavaScript and back.
 // Run as a program: node null-fs.js MOUNTPOINT (prints "mounted", unmounts on SIGTERM).
 import { constants as fsc } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -24,7 +25,7 @@ interface Node {
   ctime: Timespec;
 }
 
-type Cb = (...args: any[]) => void; // as fuse-native calls them
+type Cb = (...args: any[]) => void; // as the binding calls the adapter's operations
 const errno = (code: string) => DbosFuse.errno(code);
 
 /** The operations; `caller` is the process making the request being served. */

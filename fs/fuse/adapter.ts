@@ -1,4 +1,4 @@
-// The FUSE adapter: translates kernel requests (as fuse-native delivers them)
+// The FUSE adapter: translates kernel requests (as native.ts delivers them, by path)
 // into shim calls and shim results into FUSE replies. No filesystem semantics
 // live here; an FsError becomes its negative errno.
 import { constants as fsc } from 'node:fs';

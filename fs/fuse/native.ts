@@ -1,13 +1,17 @@
-// fuse-native, as rebuilt by scripts/build-fuse-native.mjs, with the pieces
-// its JavaScript side lacks: nanosecond timestamps (see putTime), UTIME_NOW and
-// UTIME_OMIT, our mount options (fuse-native
-// has no big_writes/max_write), and the calling process's uid/gid/pid, which
-// the patched binding stores at the start of each thread's buffer.
+// dbos's FUSE binding, JavaScript's half: the C half (fs/fuse/binding/,
+// libfuse 2's low-level API) hands over each kernel request by node id; this
+// file turns node ids into paths (nodes.ts) and calls the path operations of
+// the adapter (adapter.ts), in the calling convention fuse-native's path API
+// had: the last argument is a callback taking 0 or a negative errno first.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { constants as osc } from 'node:os';
 import type { Stat, StatFs } from '../attrs.js';
 import type { Timespec } from '../time.js';
-
-const require = createRequire(import.meta.url);
+import { NodeTable } from './nodes.js';
 
 export interface CallerContext {
   uid: number;
@@ -15,93 +19,16 @@ export interface CallerContext {
   pid: number;
 }
 
-export type Callback = (...args: unknown[]) => void;
-/** fuse-native's operations; those whose arguments dbos's binding changed are typed. */
+type Cb = (...args: any[]) => void;
+/** The path operations the binding calls (see adapter.ts). */
 export type FuseOps = Record<string, (...args: any[]) => void> & {
   create?: (path: string, mode: number, flags: number, cb: (err: number, fd?: number, st?: Stat) => void) => void;
 };
 
-interface FuseBase {
-  ops: FuseOps;
-  mnt: string;
-  _makeHandlerArray(): ((...args: unknown[]) => unknown)[];
-  _op_write(signal: Callback, path: string, fd: number, buf: Buffer, len: number, posLow: number, posHigh: number): void;
-}
-type FuseClass = new (mnt: string, ops: FuseOps, opts: Record<string, unknown>) => FuseBase & {
-  mount(cb: (err: Error | null) => void): void;
-};
-
-const Fuse: FuseClass & Record<string, unknown> = require('fuse-native');
-
 /** A handle number with this bit set tells the binding to let the kernel keep the file's page cache (keep_cache). */
 export const KEEP_CACHE_HANDLE = 0x20000000;
 
-const UTIME_NOW = (1 << 30) - 1;
-const UTIME_OMIT = (1 << 30) - 2;
-/** libfuse's FUSE_UNKNOWN_INO, the d_ino of a listed name whose number is not given. */
-const UNKNOWN_INO = 0xffffffff;
-
-function putUint64(arr: Uint32Array, i: number, n: number): void {
-  arr[i] = n % 4294967296;
-  arr[i + 1] = Math.floor(n / 4294967296);
-}
-
-/**
- * A time as the patched binding carries it: one 64-bit word split into two
- * uint32s, signed seconds in the top 34 bits, nanoseconds in the low 30.
- */
-const SEC_MIN = -(2 ** 33);
-const SEC_MAX = 2 ** 33 - 1;
-const MASK64 = (1n << 64n) - 1n;
-
-function putTime(arr: Uint32Array, i: number, t: Timespec): void {
-  const sec = Math.min(SEC_MAX, Math.max(SEC_MIN, t.sec));
-  const v = ((BigInt(sec) << 30n) | BigInt(t.nsec)) & MASK64;
-  arr[i] = Number(v & 0xffffffffn);
-  arr[i + 1] = Number(v >> 32n);
-}
-
-export function unpackTime(low: number, high: number): Timespec {
-  let v = (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
-  if (v >= 1n << 63n) v -= 1n << 64n;
-  return { sec: Number(v >> 30n), nsec: Number(v & 0x3fffffffn) };
-}
-
-export function encodeStat(st: Stat): Uint32Array {
-  const a = new Uint32Array(18);
-  a[0] = st.mode;
-  a[1] = st.uid;
-  a[2] = st.gid;
-  putUint64(a, 3, st.size);
-  // The inode number (use_ino), in 64 bits: the patched binding reads the
-  // high word from the dev slot, which the kernel never uses. 0 means not
-  // known (a listing's "." and ".."): FUSE's own "unknown" number instead.
-  const ino = st.ino > 0 ? st.ino : UNKNOWN_INO;
-  a[5] = Math.floor(ino / 4294967296);
-  a[6] = st.nlink;
-  a[7] = ino % 4294967296;
-  a[8] = st.rdev;
-  a[9] = st.blksize;
-  putUint64(a, 10, st.blocks);
-  putTime(a, 12, st.atime);
-  putTime(a, 14, st.mtime);
-  putTime(a, 16, st.ctime);
-  return a;
-}
-
-export function encodeStatFs(s: StatFs): Uint32Array {
-  const cap = (n: number) => Math.min(Math.max(0, Math.floor(n)), 0xffffffff);
-  return Uint32Array.from([s.bsize, s.frsize, cap(s.blocks), cap(s.bfree), cap(s.bavail), cap(s.files), cap(s.ffree), cap(s.favail), 0, 0, s.namemax]);
-}
-
 export type TimeArg = Timespec | 'now' | 'omit';
-
-function decodeTime(low: number, high: number): TimeArg {
-  const t = unpackTime(low, high);
-  if (t.nsec === UTIME_NOW) return 'now';
-  if (t.nsec === UTIME_OMIT) return 'omit';
-  return t;
-}
 
 export interface NativeMountOptions {
   allowOther: boolean;
@@ -112,90 +39,422 @@ export interface NativeMountOptions {
   timeoutMs: number;
 }
 
+interface Binding {
+  mount(mountpoint: string, options: string, handler: (name?: string, name2?: string, data?: Buffer) => void, nums: Float64Array, stat: Float64Array): void;
+  close(): boolean;
+  replyErr(id: number, errno: number): void;
+  replyEntry(id: number, node: number, attrTimeout: number, entryTimeout: number): void;
+  replyAttr(id: number, attrTimeout: number): void;
+  replyCreate(id: number, node: number, attrTimeout: number, entryTimeout: number, fh: number, keepCache: boolean): void;
+  replyOpen(id: number, fh: number, keepCache: boolean): void;
+  replyBuf(id: number, buf: Buffer, length: number): void;
+  replyWrite(id: number, count: number): void;
+  replyReadlink(id: number, target: string): void;
+  replyStatfs(id: number, ...values: number[]): void;
+  replyXattrSize(id: number, size: number): void;
+  writeApplied(bytes: number): void;
+}
+
+/** The built binding: fs/fuse/binding/build/Release, found from dist/ or from the sources. */
+function loadBinding(): Binding {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++, dir = dirname(dir)) {
+    const file = join(dir, 'fs/fuse/binding/build/Release/dbos_fuse.node');
+    if (existsSync(file)) return createRequire(import.meta.url)(file) as Binding;
+  }
+  throw new Error('the FUSE binding is not built: run scripts/build-fuse-binding.mjs (npm install does)');
+}
+
+// Request kinds and the layout of the numbers array, as dbos_fuse.c numbers them.
+const OP = {
+  LOOKUP: 0, FORGET: 1, GETATTR: 2, SETATTR: 3, READLINK: 4, MKNOD: 5, MKDIR: 6, UNLINK: 7, RMDIR: 8,
+  SYMLINK: 9, RENAME: 10, LINK: 11, OPEN: 12, READ: 13, WRITE: 14, FLUSH: 15, RELEASE: 16, FSYNC: 17,
+  READDIR: 18, RELEASEDIR: 19, FSYNCDIR: 20, STATFS: 21, SETXATTR: 22, GETXATTR: 23, LISTXATTR: 24,
+  REMOVEXATTR: 25, CREATE: 26,
+} as const;
+const N = {
+  ID: 0, OP: 1, INO: 2, FH: 3, UID: 4, GID: 5, PID: 6, SIZE: 7, OFF: 8, FLAGS: 9, MODE: 10, RDEV: 11, INO2: 12, TO_SET: 13,
+  A_SEC: 14, A_NSEC: 15, M_SEC: 16, M_NSEC: 17, A_UID: 18, A_GID: 19, A_MODE: 20, HAS_FH: 21, COUNT: 22,
+} as const;
+const SET = { MODE: 1, UID: 2, GID: 4, SIZE: 8, ATIME: 16, MTIME: 32, ATIME_NOW: 128, MTIME_NOW: 256 } as const;
+
 /**
- * The adapter's ops receive our Stat objects; this class encodes them, and
- * exposes the caller of the request being dispatched right now (valid only
- * synchronously at the start of an op).
+ * Requests that may wait on something other than the database's deadlines
+ * (a queue of writes, a flush, a rename of a large tree, a mailbox read) have
+ * no safety-net timeout.
  */
-export class DbosFuse extends (Fuse as unknown as FuseClass) {
+const UNTIMED = new Set<number>([OP.FORGET, OP.SETATTR, OP.UNLINK, OP.RMDIR, OP.RENAME, OP.READ, OP.WRITE, OP.FLUSH, OP.RELEASE, OP.FSYNC, OP.RELEASEDIR]);
+
+/** libfuse's FUSE_UNKNOWN_INO, the d_ino of a listed name whose number is not given. */
+const UNKNOWN_INO = 0xffffffff;
+const NO_ID = 0xffffffff;
+
+/** One kernel request waiting for its answer: answered once, by the operation or by the safety net. */
+class Pending {
+  done = false;
+  constructor(readonly id: number, readonly deadline: number) {}
+}
+
+/** The entries of an open directory, listed at its first READDIR (and again when read from the start). */
+interface Listing {
+  names: string[];
+  stats: Partial<Stat>[];
+}
+
+export class DbosFuse {
+  /** The caller of the request being dispatched right now (valid only synchronously at the start of an op). */
   caller: CallerContext = { uid: 0, gid: 0, pid: 0 };
-  private readonly mountOpts: NativeMountOptions;
+  readonly nodes = new NodeTable();
+  private readonly binding = loadBinding();
+  private readonly nums = new Float64Array(N.COUNT);
+  private readonly stat = new Float64Array(15);
+  private readonly listings = new Map<number, Listing>();
+  private readonly timed = new Set<Pending>();
+  private sweep?: NodeJS.Timeout;
 
-  constructor(mountpoint: string, ops: FuseOps, opts: NativeMountOptions) {
-    // Bulk operations and mailbox reads (which wait for a message) have their own deadlines.
-    // Writes too: a write may wait behind a flush, and a queued write's answer counts its bytes.
-    super(mountpoint, ops, { timeout: { default: opts.timeoutMs, rename: false, unlink: false, truncate: false, ftruncate: false, flush: false, fsync: false, release: false, rmdir: false, read: false, write: false } });
-    this.mountOpts = opts;
-  }
+  constructor(readonly mnt: string, readonly ops: FuseOps, private readonly opts: NativeMountOptions) {}
 
-  override _makeHandlerArray(): ((...args: unknown[]) => unknown)[] {
-    const handlers = super._makeHandlerArray();
-    return handlers.map((h) => h && ((native: unknown, ...rest: unknown[]) => {
-      const b = native as Buffer;
-      this.caller = { uid: b.readUInt32LE(0), gid: b.readUInt32LE(4), pid: b.readUInt32LE(8) };
-      return h(native, ...rest);
-    }));
-  }
-
-  _fuseOptions(): string {
-    const o = this.mountOpts;
-    const options = [
-      // use_ino: st_ino is the filesystem's own number, which lasts; libfuse's
-      // changed whenever the kernel forgot an inode.
-      'fsname=dbos', 'subtype=dbos', 'default_permissions', 'use_ino',
-      'big_writes', 'max_write=131072', 'max_read=131072',
-      `attr_timeout=${o.attrTimeout}`, `entry_timeout=${o.entryTimeout}`, 'negative_timeout=0',
-    ];
-    if (o.allowOther) options.push('allow_other');
-    return '-o' + options.join(',');
-  }
-
-  _op_getattr(signal: Callback, path: string): void {
-    this.ops.getattr!(path, (err: number, st?: Stat) => (err ? signal(err, new Uint32Array(18)) : signal(0, encodeStat(st!))));
-  }
-
-  _op_fgetattr(signal: Callback, path: string, fd: number): void {
-    this.ops.fgetattr!(path, fd, (err: number, st?: Stat) => (err ? signal(err, new Uint32Array(18)) : signal(0, encodeStat(st!))));
+  mount(cb: (err: Error | null) => void): void {
+    try {
+      this.binding.mount(this.mnt, this.mountOptions(), (name, name2, data) => this.dispatch(name, name2, data), this.nums, this.stat);
+    } catch (e) {
+      return cb(e as Error);
+    }
+    this.sweep = setInterval(() => this.timeOut(), 1000).unref();
+    if (this.ops.init) this.ops.init(() => cb(null));
+    else cb(null);
   }
 
   /**
-   * The open flags come from the binding (scripts/build-fuse-native.mjs,
-   * edit 9). The new file's attributes go with the handle: the binding
-   * answers libfuse's fgetattr right after create with them.
+   * Unmounts (fusermount -u, so it fails while files are open) and frees the
+   * session once every request has its answer (the safety net answers the
+   * timed ones; a minute on, the session is left allocated).
    */
-  _op_create(signal: Callback, path: string, mode: number, flags: number): void {
-    this.ops.create!(path, mode, flags, (err: number, fd?: number, st?: Stat) => (err ? signal(err) : signal(0, fd, st ? encodeStat(st) : undefined)));
-  }
-
-  /**
-   * The binding answers most writes itself and hands them over afterwards,
-   * marked `queued` (scripts/build-fuse-native.mjs, edit 7). Nobody waits for
-   * their result: the answer tells the binding that their bytes are applied,
-   * and a failure is for ops.writeQueued (if given) to report later.
-   */
-  override _op_write(signal: Callback, path: string, fd: number, buf: Buffer, len: number, posLow: number, posHigh: number, queued?: boolean): void {
-    if (!queued) return super._op_write(signal, path, fd, buf, len, posLow, posHigh);
-    const applied = () => signal(0, len, buf.buffer);
-    (this.ops.writeQueued ?? this.ops.write!)(path, fd, buf, len, posLow + posHigh * 4294967296, applied);
-  }
-
-  _op_readdir(signal: Callback, path: string): void {
-    this.ops.readdir!(path, (err: number, names?: string[], stats?: Stat[]) => {
-      if (err) return signal(err);
-      return signal(0, names, (stats ?? []).map(encodeStat));
+  unmount(cb: (err: Error | null) => void): void {
+    execFile('fusermount', ['-u', this.mnt], (err) => {
+      if (err) return cb(err);
+      const giveUp = Date.now() + 60_000;
+      const closed = (): unknown => (this.close() ? cb(null)
+        : Date.now() > giveUp ? cb(new Error('requests to the unmounted filesystem were never answered'))
+          : setTimeout(closed, 10));
+      closed();
     });
   }
 
-  _op_statfs(signal: Callback, path: string): void {
-    this.ops.statfs!(path, (err: number, s?: StatFs) => (err ? signal(err) : signal(0, encodeStatFs(s!))));
+  /** Frees the session once the mount is gone (however it went) and every request is answered; false until then. */
+  close(): boolean {
+    if (!this.binding.close()) return false;
+    clearInterval(this.sweep);
+    return true;
   }
 
-  _op_utimens(signal: Callback, path: string, aLow: number, aHigh: number, mLow: number, mHigh: number): void {
-    this.ops.utimens!(path, decodeTime(aLow, aHigh), decodeTime(mLow, mHigh), (err: number) => signal(err));
+  private mountOptions(): string {
+    const options = ['fsname=dbos', 'subtype=dbos', 'default_permissions', 'big_writes', 'max_write=131072', 'max_read=131072'];
+    if (this.opts.allowOther) options.push('allow_other');
+    return options.join(',');
+  }
+
+  private timeOut(): void {
+    const now = Date.now();
+    for (const p of this.timed) {
+      if (p.deadline > now) continue;
+      this.timed.delete(p);
+      p.done = true;
+      this.binding.replyErr(p.id, osc.errno.ETIMEDOUT);
+    }
+  }
+
+  /** Marks p answered; false if it already was (by the safety net). */
+  private answer(p: Pending): boolean {
+    if (p.done) return false;
+    p.done = true;
+    if (p.deadline) this.timed.delete(p);
+    return true;
+  }
+
+  private fail(p: Pending, errno: number): void {
+    if (this.answer(p)) this.binding.replyErr(p.id, errno);
+  }
+
+  /** The callback for an operation that answers nothing but success or an errno. */
+  private status(p: Pending): Cb {
+    return (err: number) => this.fail(p, err < 0 ? -err : 0);
+  }
+
+  private putStat(st: Stat): void {
+    const s = this.stat;
+    s[0] = st.ino > 0 ? st.ino : UNKNOWN_INO;
+    s[1] = st.mode; s[2] = st.nlink; s[3] = st.uid; s[4] = st.gid; s[5] = st.rdev; s[6] = st.size;
+    s[7] = st.blksize; s[8] = st.blocks;
+    s[9] = st.atime.sec; s[10] = st.atime.nsec; s[11] = st.mtime.sec; s[12] = st.mtime.nsec; s[13] = st.ctime.sec; s[14] = st.ctime.nsec;
+  }
+
+  /** Answers a new name's entry: the node the kernel will know it by, and its attributes. */
+  private entry(p: Pending, parent: number, name: string, err: number, st?: Stat): void {
+    if (err < 0 || !st) return this.fail(p, err < 0 ? -err : osc.errno.EIO);
+    if (!this.answer(p)) return;
+    this.putStat(st);
+    this.binding.replyEntry(p.id, this.nodes.found(parent, name), this.opts.attrTimeout, this.opts.entryTimeout);
+  }
+
+  /** After an operation that made parent/name: look it up and answer its entry. */
+  private made(p: Pending, parent: number, name: string, path: string): Cb {
+    return (err: number) => (err < 0 ? this.fail(p, -err) : this.ops.getattr!(path, (e: number, st?: Stat) => this.entry(p, parent, name, e, st)));
+  }
+
+  private attr(p: Pending): Cb {
+    return (err: number, st?: Stat) => {
+      if (err < 0 || !st) return this.fail(p, err < 0 ? -err : osc.errno.EIO);
+      if (!this.answer(p)) return;
+      this.putStat(st);
+      this.binding.replyAttr(p.id, this.opts.attrTimeout);
+    };
+  }
+
+  private dispatch(name?: string, name2?: string, data?: Buffer): void {
+    const n = this.nums;
+    const id = n[N.ID]!;
+    const op = n[N.OP]!;
+    const ino = n[N.INO]!;
+    this.caller = { uid: n[N.UID]!, gid: n[N.GID]!, pid: n[N.PID]! };
+    const p = new Pending(id, id === 0 || UNTIMED.has(op) ? 0 : Date.now() + this.opts.timeoutMs);
+    if (p.deadline) this.timed.add(p);
+    try {
+      this.handle(p, op, ino, name, name2, data);
+    } catch (e) {
+      // An operation that throws answers EIO; the error is a bug, so it is not swallowed.
+      if (id !== 0) this.fail(p, osc.errno.EIO);
+      queueMicrotask(() => { throw e; });
+    }
+  }
+
+  private handle(p: Pending, op: number, ino: number, name?: string, name2?: string, data?: Buffer): unknown {
+    const n = this.nums;
+    const ops = this.ops;
+    const fh = n[N.FH]!;
+    const hasFh = n[N.HAS_FH] === 1;
+    const size = n[N.SIZE]!;
+    // Requests answered by the binding already (id 0): forget, release, releasedir, queued writes.
+    switch (op) {
+      case OP.FORGET: return this.nodes.forget(ino, size);
+      case OP.RELEASEDIR: return void this.listings.delete(fh);
+      case OP.RELEASE: return this.release(ino, fh);
+      case OP.WRITE:
+        if (p.id === 0) {
+          const len = data!.length;
+          const applied = () => this.binding.writeApplied(len);
+          return ops.writeQueued ? ops.writeQueued(this.nodes.path(ino) ?? '', fh, data, len, n[N.OFF], applied) : ops.write!(this.nodes.path(ino) ?? '', fh, data, len, n[N.OFF], applied);
+        }
+    }
+    const isNamed = op === OP.LOOKUP || op === OP.MKNOD || op === OP.MKDIR || op === OP.UNLINK || op === OP.RMDIR
+      || op === OP.SYMLINK || op === OP.RENAME || op === OP.CREATE;
+    const path = isNamed ? this.nodes.childPath(ino, name!) : this.nodes.path(ino);
+    if (path === undefined) return this.fail(p, osc.errno.ENOENT);
+    const missing = (fn: string) => !ops[fn] && (this.fail(p, osc.errno.ENOSYS), true);
+    switch (op) {
+      case OP.LOOKUP:
+        return missing('getattr') || ops.getattr!(path, (err: number, st?: Stat) => this.entry(p, ino, name!, err, st));
+      case OP.GETATTR:
+        if (hasFh && ops.fgetattr) return ops.fgetattr(path, fh, this.attr(p));
+        return missing('getattr') || ops.getattr!(path, this.attr(p));
+      case OP.SETATTR: return this.setattr(p, path, hasFh ? fh : undefined);
+      case OP.READLINK:
+        return missing('readlink') || ops.readlink!(path, (err: number, target?: string) => {
+          if (err < 0) return this.fail(p, -err);
+          if (this.answer(p)) this.binding.replyReadlink(p.id, target ?? '');
+        });
+      case OP.MKNOD: return missing('mknod') || ops.mknod!(path, n[N.MODE], n[N.RDEV], this.made(p, ino, name!, path));
+      case OP.MKDIR: return missing('mkdir') || ops.mkdir!(path, n[N.MODE], this.made(p, ino, name!, path));
+      case OP.SYMLINK: return missing('symlink') || ops.symlink!(name2, path, this.made(p, ino, name!, path));
+      case OP.LINK: {
+        const newParent = n[N.INO2]!;
+        const to = this.nodes.childPath(newParent, name2!);
+        if (to === undefined) return this.fail(p, osc.errno.ENOENT);
+        return missing('link') || ops.link!(path, to, this.made(p, newParent, name2!, to));
+      }
+      case OP.UNLINK: return this.unlink(p, ino, name!, path);
+      case OP.RMDIR:
+        return missing('rmdir') || ops.rmdir!(path, (err: number) => {
+          if (err >= 0) this.nodes.removed(ino, name!);
+          this.status(p)(err);
+        });
+      case OP.RENAME: return this.rename(p, ino, name!, path, n[N.INO2]!, name2!);
+      case OP.OPEN:
+        return missing('open') || ops.open!(path, n[N.FLAGS], (err: number, fd?: number) => {
+          if (err < 0) return this.fail(p, -err);
+          if (!this.answer(p)) return ops.release?.(path, fd! & ~KEEP_CACHE_HANDLE, () => undefined);
+          this.nodes.opened(ino);
+          this.binding.replyOpen(p.id, fd! & ~KEEP_CACHE_HANDLE, (fd! & KEEP_CACHE_HANDLE) !== 0);
+        });
+      case OP.CREATE:
+        return missing('create') || ops.create!(path, n[N.MODE], n[N.FLAGS], (err: number, fd?: number, st?: Stat) => {
+          if (err < 0) return this.fail(p, -err);
+          const answer = (e: number, s?: Stat) => {
+            if (e < 0 || !s) return this.fail(p, e < 0 ? -e : osc.errno.EIO);
+            if (!this.answer(p)) return ops.release?.(path, fd! & ~KEEP_CACHE_HANDLE, () => undefined);
+            this.putStat(s);
+            const node = this.nodes.found(ino, name!);
+            this.nodes.opened(node);
+            this.binding.replyCreate(p.id, node, this.opts.attrTimeout, this.opts.entryTimeout, fd! & ~KEEP_CACHE_HANDLE, (fd! & KEEP_CACHE_HANDLE) !== 0);
+          };
+          return st ? answer(0, st) : ops.getattr!(path, answer);
+        });
+      case OP.READ: {
+        const buf = Buffer.allocUnsafe(size);
+        return missing('read') || ops.read!(path, fh, buf, size, n[N.OFF], (count: number) => {
+          if (count < 0) return this.fail(p, -count);
+          if (this.answer(p)) this.binding.replyBuf(p.id, buf, count);
+        });
+      }
+      case OP.WRITE:
+        return missing('write') || ops.write!(path, fh, data, data!.length, n[N.OFF], (count: number) => {
+          if (count < 0) return this.fail(p, -count);
+          if (this.answer(p)) this.binding.replyWrite(p.id, count);
+        });
+      case OP.FLUSH: return ops.flush ? ops.flush(path, fh, this.status(p)) : this.fail(p, 0);
+      case OP.FSYNC: return ops.fsync ? ops.fsync(path, size !== 0, fh, this.status(p)) : this.fail(p, 0);
+      case OP.FSYNCDIR: return ops.fsyncdir ? ops.fsyncdir(path, size !== 0, fh, this.status(p)) : this.fail(p, 0);
+      case OP.READDIR: return this.readdir(p, path, fh, size, n[N.OFF]);
+      case OP.STATFS:
+        return missing('statfs') || ops.statfs!(path, (err: number, s?: StatFs) => {
+          if (err < 0 || !s) return this.fail(p, err < 0 ? -err : osc.errno.EIO);
+          if (!this.answer(p)) return;
+          this.binding.replyStatfs(p.id, s.bsize, s.frsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.favail, s.namemax);
+        });
+      case OP.SETXATTR: return missing('setxattr') || ops.setxattr!(path, name, data ?? Buffer.alloc(0), 0, n[N.FLAGS], this.status(p));
+      case OP.GETXATTR:
+        return missing('getxattr') || ops.getxattr!(path, name, 0, (err: number, value?: Buffer) => this.xattr(p, size, err, value));
+      case OP.LISTXATTR:
+        return missing('listxattr') || ops.listxattr!(path, (err: number, names?: string[]) =>
+          this.xattr(p, size, err, names && Buffer.from(names.map((x) => `${x}\0`).join(''))));
+      case OP.REMOVEXATTR: return missing('removexattr') || ops.removexattr!(path, name, this.status(p));
+      default: return this.fail(p, osc.errno.ENOSYS);
+    }
+  }
+
+  /** getxattr and listxattr: a size of 0 asks how large the value is. */
+  private xattr(p: Pending, size: number, err: number, value?: Buffer): void {
+    if (err < 0 || !value) return this.fail(p, err < 0 ? -err : osc.errno.EIO);
+    if (size === 0) return void (this.answer(p) && this.binding.replyXattrSize(p.id, value.length));
+    if (value.length > size) return this.fail(p, osc.errno.ERANGE);
+    if (this.answer(p)) this.binding.replyBuf(p.id, value, value.length);
+  }
+
+  /** SETATTR in libfuse's order: mode, owner, size, times; then the new attributes. */
+  private setattr(p: Pending, path: string, fh?: number): void {
+    const n = this.nums;
+    const ops = this.ops;
+    const set = n[N.TO_SET]!;
+    const time = (nowBit: number, setBit: number, sec: number, nsec: number): TimeArg =>
+      (set & nowBit ? 'now' : set & setBit ? { sec, nsec } : 'omit');
+    const atime = time(SET.ATIME_NOW, SET.ATIME, n[N.A_SEC]!, n[N.A_NSEC]!);
+    const mtime = time(SET.MTIME_NOW, SET.MTIME, n[N.M_SEC]!, n[N.M_NSEC]!);
+    const mode = n[N.A_MODE]!;
+    const uid = set & SET.UID ? n[N.A_UID]! : NO_ID;
+    const gid = set & SET.GID ? n[N.A_GID]! : NO_ID;
+    const size = n[N.SIZE]!;
+    const steps: ((next: Cb) => void)[] = [];
+    const call = (fn: string, ...args: unknown[]) => (next: Cb) => (ops[fn] ? ops[fn](...args, next) : next(-osc.errno.ENOSYS));
+    if (set & SET.MODE) steps.push(call('chmod', path, mode));
+    if (set & (SET.UID | SET.GID)) steps.push(call('chown', path, uid, gid));
+    if (set & SET.SIZE) steps.push(fh !== undefined && ops.ftruncate ? call('ftruncate', path, fh, size) : call('truncate', path, size));
+    if (atime !== 'omit' || mtime !== 'omit') steps.push(call('utimens', path, atime, mtime));
+    const run = (i: number): void => {
+      if (i === steps.length) return fh !== undefined && ops.fgetattr ? ops.fgetattr(path, fh, this.attr(p)) : ops.getattr!(path, this.attr(p));
+      steps[i]!((err: number) => (err < 0 ? this.fail(p, -err) : run(i + 1)));
+    };
+    run(0);
+  }
+
+  private readdir(p: Pending, path: string, fh: number, size: number, offset: number): void {
+    const send = (listing: Listing) => {
+      if (this.answer(p)) {
+        const buf = packDirents(listing, offset, size);
+        this.binding.replyBuf(p.id, buf, buf.length);
+      }
+    };
+    const listed = this.listings.get(fh);
+    if (listed && offset > 0) return send(listed);
+    if (!this.ops.readdir) return this.fail(p, osc.errno.ENOSYS);
+    this.ops.readdir(path, (err: number, names?: string[], stats?: Partial<Stat>[]) => {
+      if (err < 0) return this.fail(p, -err);
+      const listing = { names: names ?? [], stats: stats ?? [] };
+      this.listings.set(fh, listing);
+      send(listing);
+    });
+  }
+
+  /** Unlinks parent/name; a name with handles open is renamed aside, and unlinked at its last release. */
+  private unlink(p: Pending, parent: number, name: string, path: string): void {
+    const node = this.nodes.child(parent, name);
+    if (this.nodes.isOpen(node)) return this.hide(p, parent, name, path, () => this.fail(p, 0));
+    if (!this.ops.unlink) return this.fail(p, osc.errno.ENOSYS);
+    this.ops.unlink(path, (err: number) => {
+      if (err >= 0) this.nodes.removed(parent, name);
+      this.status(p)(err);
+    });
+  }
+
+  private hide(p: Pending, parent: number, name: string, path: string, then: () => void): void {
+    const hidden = this.nodes.hiddenName(this.nodes.child(parent, name)!);
+    const hiddenPath = this.nodes.childPath(parent, hidden)!;
+    this.ops.rename!(path, hiddenPath, (err: number) => {
+      if (err < 0) return this.fail(p, -err);
+      this.nodes.hid(parent, name, hidden);
+      then();
+    });
+  }
+
+  private rename(p: Pending, parent: number, name: string, path: string, newParent: number, newName: string): void {
+    const to = this.nodes.childPath(newParent, newName);
+    if (to === undefined) return this.fail(p, osc.errno.ENOENT);
+    if (!this.ops.rename) return this.fail(p, osc.errno.ENOSYS);
+    const go = () => this.ops.rename!(path, to, (err: number) => {
+      if (err >= 0) this.nodes.moved(parent, name, newParent, newName);
+      this.status(p)(err);
+    });
+    const replaced = this.nodes.child(newParent, newName);
+    if (replaced !== undefined && replaced !== this.nodes.child(parent, name) && this.nodes.isOpen(replaced)) {
+      return this.hide(p, newParent, newName, to, go);
+    }
+    go();
+  }
+
+  private release(ino: number, fh: number): void {
+    const path = this.nodes.path(ino) ?? '';
+    const done = () => {
+      const hidden = this.nodes.released(ino);
+      if (hidden !== undefined) this.ops.unlink?.(hidden, () => undefined);
+    };
+    if (!this.ops.release) return done();
+    this.ops.release(path, fh, done);
   }
 
   static errno(code: string): number {
-    const v = (Fuse as unknown as Record<string, number>)[code];
-    return typeof v === 'number' ? v : -5;
+    const v = (osc.errno as Record<string, number>)[code];
+    return typeof v === 'number' ? -v : -osc.errno.EIO;
   }
+}
+
+/** struct fuse_dirent entries from `offset` on, as many as fit in `size` bytes. */
+function packDirents(listing: Listing, offset: number, size: number): Buffer {
+  const parts: Buffer[] = [];
+  let used = 0;
+  for (let i = offset; i < listing.names.length; i++) {
+    const name = Buffer.from(listing.names[i]!);
+    const len = (24 + name.length + 7) & ~7;
+    if (used + len > size) break;
+    const st = listing.stats[i];
+    const e = Buffer.alloc(len);
+    const ino = st?.ino && st.ino > 0 ? st.ino : UNKNOWN_INO;
+    e.writeUInt32LE(ino % 4294967296, 0);
+    e.writeUInt32LE(Math.floor(ino / 4294967296), 4);
+    e.writeUInt32LE(i + 1, 8);
+    e.writeUInt32LE(name.length, 16);
+    e.writeUInt32LE(st?.mode !== undefined ? (st.mode & 0o170000) >> 12 : 0, 20);
+    name.copy(e, 24);
+    parts.push(e);
+    used += len;
+  }
+  return Buffer.concat(parts, used);
 }

@@ -1,12 +1,11 @@
-// The rebuilt fuse-native binding spares hand-offs between a libfuse thread
-// and JavaScript: the fgetattr that libfuse runs right after a create takes
-// the attributes create returned; RELEASE (which the kernel sends after
-// close(2) has returned, and never waits for) and WRITE are answered at once
-// and queued for JavaScript while the libfuse thread goes back to work; and a
-// FLUSH while nothing on the mount has been written through is answered in C.
-// Mounted in this process with a filesystem of made-up files (no database);
-// the programs that use it run as children, since this process's own thread
-// answers the requests.
+// The binding answers in C what needs no JavaScript: RELEASE (which the
+// kernel sends after close(2) has returned, and never waits for) and WRITE
+// are answered at once and queued for JavaScript, in order with everything
+// else; and a FLUSH while nothing on the mount has been written through is
+// answered in C. And create's attributes and open flags reach the right
+// places. Mounted in this process with a filesystem of made-up files (no
+// database); the programs that use it run as children, since this process's
+// own thread answers the requests.
 import { execFile } from 'node:child_process';
 import { constants, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +16,7 @@ import { DbosFuse, type FuseOps } from '../../../fs/fuse/native.js';
 
 const run = promisify(execFile);
 const { O_APPEND, O_EXCL, O_RDWR, O_TRUNC, O_WRONLY } = constants;
-type Cb = (...args: any[]) => void; // as fuse-native calls them
+type Cb = (...args: any[]) => void; // as the binding calls the adapter's operations
 
 const CREATED = { sec: 1_600_000_000, nsec: 111 };
 const LATER = { sec: 1_700_000_000, nsec: 222 };
@@ -94,7 +93,7 @@ afterAll(async () => {
   rmSync(mountpoint, { recursive: true, force: true });
 });
 
-describe('hand-offs the rebuilt binding spares', () => {
+describe('hand-offs the binding spares', () => {
   it('answers the fgetattr after a create with the attributes create returned', async () => {
     calls.length = 0;
     // O_CREAT|O_EXCL, then fstat: with attributes cached for an hour, fstat

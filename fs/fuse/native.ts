@@ -222,9 +222,10 @@ export class DbosFuse {
     try {
       this.handle(p, op, ino, name, name2, data);
     } catch (e) {
-      // An operation that throws answers EIO; the error is a bug, so it is not swallowed.
+      // An operation that throws answers EIO. The error is a bug, so it is not
+      // swallowed: it becomes an unhandled rejection, which the daemon logs.
       if (id !== 0) this.fail(p, osc.errno.EIO);
-      queueMicrotask(() => { throw e; });
+      void Promise.reject(e);
     }
   }
 

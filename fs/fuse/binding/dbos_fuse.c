@@ -172,6 +172,19 @@ static request_t *req_or_fail(fuse_req_t req, int op, fuse_ino_t ino, const char
   return r;
 }
 
+/** Queues a request on an open handle; size and off mean what the request's kind says. */
+static void queue_on_handle(fuse_req_t req, int op, fuse_ino_t ino, struct fuse_file_info *fi, double size, double off) {
+  request_t *r = req_or_fail(req, op, ino, NULL, NULL);
+  if (r) { fh_of(r, fi); r->n[N_SIZE] = size; r->n[N_OFF] = off; queue(r); }
+}
+
+/** Answers a request nobody waits for (the kernel never does for a release) and queues it for JavaScript. */
+static void answer_and_queue(fuse_req_t req, int op, fuse_ino_t ino, struct fuse_file_info *fi) {
+  request_t *r = new_request(NULL, op, ino, NULL, NULL, NULL, 0);
+  if (r) { fh_of(r, fi); queue(r); }
+  fuse_reply_err(req, 0);
+}
+
 static void ll_init(void *userdata, struct fuse_conn_info *conn) { (void) userdata; (void) conn; }
 
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
@@ -238,8 +251,7 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
 }
 
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
-  request_t *r = req_or_fail(req, OP_READ, ino, NULL, NULL);
-  if (r) { fh_of(r, fi); r->n[N_SIZE] = (double) size; r->n[N_OFF] = (double) off; queue(r); }
+  queue_on_handle(req, OP_READ, ino, fi, (double) size, (double) off);
 }
 
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
@@ -267,20 +279,16 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   // Mailbox handles always go through: theirs is not the shim's flush.
   if (written_none_forgetting(fi->fh) && !(fi->fh & DIRECT_IO_HANDLE)) { fuse_reply_err(req, 0); return; }
-  request_t *r = req_or_fail(req, OP_FLUSH, ino, NULL, NULL);
-  if (r) { fh_of(r, fi); queue(r); }
+  queue_on_handle(req, OP_FLUSH, ino, fi, 0, 0);
 }
 
 static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   written_none_forgetting(fi->fh);
-  request_t *r = new_request(NULL, OP_RELEASE, ino, NULL, NULL, NULL, 0);
-  if (r) { fh_of(r, fi); queue(r); }
-  fuse_reply_err(req, 0);
+  answer_and_queue(req, OP_RELEASE, ino, fi);
 }
 
 static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
-  request_t *r = req_or_fail(req, OP_FSYNC, ino, NULL, NULL);
-  if (r) { fh_of(r, fi); r->n[N_SIZE] = datasync; queue(r); }
+  queue_on_handle(req, OP_FSYNC, ino, fi, datasync, 0);
 }
 
 static uint64_t next_dir_handle = 1;
@@ -292,19 +300,15 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 }
 
 static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
-  request_t *r = req_or_fail(req, OP_READDIR, ino, NULL, NULL);
-  if (r) { fh_of(r, fi); r->n[N_SIZE] = (double) size; r->n[N_OFF] = (double) off; queue(r); }
+  queue_on_handle(req, OP_READDIR, ino, fi, (double) size, (double) off);
 }
 
 static void ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  request_t *r = new_request(NULL, OP_RELEASEDIR, ino, NULL, NULL, NULL, 0);
-  if (r) { fh_of(r, fi); queue(r); }
-  fuse_reply_err(req, 0);
+  answer_and_queue(req, OP_RELEASEDIR, ino, fi);
 }
 
 static void ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
-  request_t *r = req_or_fail(req, OP_FSYNCDIR, ino, NULL, NULL);
-  if (r) { fh_of(r, fi); r->n[N_SIZE] = datasync; queue(r); }
+  queue_on_handle(req, OP_FSYNCDIR, ino, fi, datasync, 0);
 }
 
 static void ll_statfs(fuse_req_t req, fuse_ino_t ino) { queue(req_or_fail(req, OP_STATFS, ino, NULL, NULL)); }
@@ -394,6 +398,14 @@ static void finish(request_t *r) {
   free(r);
 }
 
+static char *string_arg(napi_env env, napi_value v) {
+  size_t len = 0;
+  napi_get_value_string_utf8(env, v, NULL, 0, &len);
+  char *s = malloc(len + 1);
+  if (s) napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
+}
+
 static void stat_from_js(struct stat *st) {
   const double *s = b.stat_data;
   memset(st, 0, sizeof *st);
@@ -411,15 +423,19 @@ static void stat_from_js(struct stat *st) {
   st->st_ctim.tv_sec = (time_t) s[ST_C_SEC]; st->st_ctim.tv_nsec = (long) s[ST_C_NSEC];
 }
 
-// replyErr(id, errno): errno 0 is success for requests that answer nothing else.
-static napi_value reply_err(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  request_t *r = take(env, a[0]);
-  if (!r) return NULL;
-  fuse_reply_err(r->req, (int) num(env, a[1]));
-  finish(r);
-  return NULL;
-}
+/**
+ * A reply function: JavaScript calls it with the request's id first and the
+ * answer's parts after (in a[]); it answers the kernel and frees the request.
+ */
+#define REPLY(name, nargs, ...) \
+  static napi_value name(napi_env env, napi_callback_info info) { \
+    ARGS(nargs); \
+    request_t *r = take(env, a[0]); \
+    if (!r) return NULL; \
+    __VA_ARGS__ \
+    finish(r); \
+    return NULL; \
+  }
 
 static void entry_from_js(napi_env env, napi_value *a, struct fuse_entry_param *e) {
   memset(e, 0, sizeof *e);
@@ -427,30 +443,6 @@ static void entry_from_js(napi_env env, napi_value *a, struct fuse_entry_param *
   e->attr_timeout = num(env, a[1]);
   e->entry_timeout = num(env, a[2]);
   stat_from_js(&e->attr);
-}
-
-// replyEntry(id, nodeId, attrTimeout, entryTimeout): the stat in the shared stat array.
-static napi_value reply_entry(napi_env env, napi_callback_info info) {
-  ARGS(4);
-  request_t *r = take(env, a[0]);
-  if (!r) return NULL;
-  struct fuse_entry_param e;
-  entry_from_js(env, a + 1, &e);
-  fuse_reply_entry(r->req, &e);
-  finish(r);
-  return NULL;
-}
-
-// replyAttr(id, attrTimeout)
-static napi_value reply_attr(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  request_t *r = take(env, a[0]);
-  if (!r) return NULL;
-  struct stat st;
-  stat_from_js(&st);
-  fuse_reply_attr(r->req, &st, num(env, a[1]));
-  finish(r);
-  return NULL;
 }
 
 static void open_info(napi_env env, napi_value fh, napi_value keep, struct fuse_file_info *fi) {
@@ -468,79 +460,55 @@ static void release_unclaimed(fuse_ino_t ino, uint64_t fh) {
   if (r) { r->n[N_FH] = (double) fh; r->n[N_HAS_FH] = 1; queue(r); }
 }
 
+// replyErr(id, errno): errno 0 is success for requests that answer nothing else.
+REPLY(reply_err, 2, fuse_reply_err(r->req, (int) num(env, a[1]));)
+
+// replyEntry(id, nodeId, attrTimeout, entryTimeout): the stat in the shared stat array.
+REPLY(reply_entry, 4,
+  struct fuse_entry_param e;
+  entry_from_js(env, a + 1, &e);
+  fuse_reply_entry(r->req, &e);)
+
+// replyAttr(id, attrTimeout): the stat in the shared stat array.
+REPLY(reply_attr, 2,
+  struct stat st;
+  stat_from_js(&st);
+  fuse_reply_attr(r->req, &st, num(env, a[1]));)
+
 // replyCreate(id, nodeId, attrTimeout, entryTimeout, fh, keepCache)
-static napi_value reply_create(napi_env env, napi_callback_info info) {
-  ARGS(6);
-  request_t *r = take(env, a[0]);
-  if (!r) return NULL;
+REPLY(reply_create, 6,
   struct fuse_entry_param e;
   entry_from_js(env, a + 1, &e);
   struct fuse_file_info fi;
   open_info(env, a[4], a[5], &fi);
-  if (fuse_reply_create(r->req, &e, &fi) == -ENOENT) release_unclaimed(e.ino, fi.fh);
-  finish(r);
-  return NULL;
-}
+  if (fuse_reply_create(r->req, &e, &fi) == -ENOENT) release_unclaimed(e.ino, fi.fh);)
 
 // replyOpen(id, fh, keepCache)
-static napi_value reply_open(napi_env env, napi_callback_info info) {
-  ARGS(3);
-  request_t *r = take(env, a[0]);
-  if (!r) return NULL;
+REPLY(reply_open, 3,
   struct fuse_file_info fi;
   open_info(env, a[1], a[2], &fi);
-  if (fuse_reply_open(r->req, &fi) == -ENOENT) release_unclaimed((fuse_ino_t) r->n[N_INO], fi.fh);
-  finish(r);
-  return NULL;
-}
+  if (fuse_reply_open(r->req, &fi) == -ENOENT) release_unclaimed((fuse_ino_t) r->n[N_INO], fi.fh);)
 
 // replyBuf(id, buffer, length)
-static napi_value reply_buf(napi_env env, napi_callback_info info) {
-  ARGS(3);
-  request_t *r = take(env, a[0]);
-  if (!r) return NULL;
+REPLY(reply_buf, 3,
   void *data = NULL;
   size_t len = 0;
   napi_get_buffer_info(env, a[1], &data, &len);
   size_t n = (size_t) num(env, a[2]);
-  fuse_reply_buf(r->req, data, n < len ? n : len);
-  finish(r);
-  return NULL;
-}
+  fuse_reply_buf(r->req, data, n < len ? n : len);)
 
 // replyWrite(id, count)
-static napi_value reply_write(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  request_t *r = take(env, a[0]);
-  if (!r) return NULL;
-  fuse_reply_write(r->req, (size_t) num(env, a[1]));
-  finish(r);
-  return NULL;
-}
+REPLY(reply_write, 2, fuse_reply_write(r->req, (size_t) num(env, a[1]));)
 
 // replyReadlink(id, target)
-static napi_value reply_readlink(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  request_t *r = take(env, a[0]);
-  if (!r) return NULL;
-  size_t len = 0;
-  napi_get_value_string_utf8(env, a[1], NULL, 0, &len);
-  char *target = malloc(len + 1);
-  if (!target) fuse_reply_err(r->req, ENOMEM);
-  else {
-    napi_get_value_string_utf8(env, a[1], target, len + 1, &len);
-    fuse_reply_readlink(r->req, target);
-    free(target);
-  }
-  finish(r);
-  return NULL;
-}
+REPLY(reply_readlink, 2,
+  char *target = string_arg(env, a[1]);
+  if (target) fuse_reply_readlink(r->req, target);
+  else fuse_reply_err(r->req, ENOMEM);
+  free(target);)
 
 // replyStatfs(id, bsize, frsize, blocks, bfree, bavail, files, ffree, favail, namemax)
-static napi_value reply_statfs(napi_env env, napi_callback_info info) {
-  ARGS(10);
-  request_t *r = take(env, a[0]);
-  if (!r) return NULL;
+REPLY(reply_statfs, 10,
   struct statvfs s;
   memset(&s, 0, sizeof s);
   s.f_bsize = (unsigned long) num(env, a[1]);
@@ -552,20 +520,10 @@ static napi_value reply_statfs(napi_env env, napi_callback_info info) {
   s.f_ffree = (fsfilcnt_t) num(env, a[7]);
   s.f_favail = (fsfilcnt_t) num(env, a[8]);
   s.f_namemax = (unsigned long) num(env, a[9]);
-  fuse_reply_statfs(r->req, &s);
-  finish(r);
-  return NULL;
-}
+  fuse_reply_statfs(r->req, &s);)
 
 // replyXattrSize(id, size): the answer to a getxattr or listxattr asking only for the size.
-static napi_value reply_xattr_size(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  request_t *r = take(env, a[0]);
-  if (!r) return NULL;
-  fuse_reply_xattr(r->req, (size_t) num(env, a[1]));
-  finish(r);
-  return NULL;
-}
+REPLY(reply_xattr_size, 2, fuse_reply_xattr(r->req, (size_t) num(env, a[1]));)
 
 // writeApplied(bytes): a write answered here has reached the shim; its bytes no longer count.
 static napi_value write_applied(napi_env env, napi_callback_info info) {
@@ -585,13 +543,6 @@ static void *session_main(void *arg) {
   return NULL;
 }
 
-static char *string_arg(napi_env env, napi_value v) {
-  size_t len = 0;
-  napi_get_value_string_utf8(env, v, NULL, 0, &len);
-  char *s = malloc(len + 1);
-  if (s) napi_get_value_string_utf8(env, v, s, len + 1, &len);
-  return s;
-}
 
 // mount(mountpoint, options, handler, nums: Float64Array, stat: Float64Array)
 static napi_value mount_fs(napi_env env, napi_callback_info info) {
@@ -682,21 +633,23 @@ static napi_value close_fs(napi_env env, napi_callback_info info) {
   return result;
 }
 
+#define METHOD(name, fn) { name, 0, fn, 0, 0, 0, napi_default, 0 }
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
-    { "mount", 0, mount_fs, 0, 0, 0, napi_default, 0 },
-    { "close", 0, close_fs, 0, 0, 0, napi_default, 0 },
-    { "replyErr", 0, reply_err, 0, 0, 0, napi_default, 0 },
-    { "replyEntry", 0, reply_entry, 0, 0, 0, napi_default, 0 },
-    { "replyAttr", 0, reply_attr, 0, 0, 0, napi_default, 0 },
-    { "replyCreate", 0, reply_create, 0, 0, 0, napi_default, 0 },
-    { "replyOpen", 0, reply_open, 0, 0, 0, napi_default, 0 },
-    { "replyBuf", 0, reply_buf, 0, 0, 0, napi_default, 0 },
-    { "replyWrite", 0, reply_write, 0, 0, 0, napi_default, 0 },
-    { "replyReadlink", 0, reply_readlink, 0, 0, 0, napi_default, 0 },
-    { "replyStatfs", 0, reply_statfs, 0, 0, 0, napi_default, 0 },
-    { "replyXattrSize", 0, reply_xattr_size, 0, 0, 0, napi_default, 0 },
-    { "writeApplied", 0, write_applied, 0, 0, 0, napi_default, 0 },
+    METHOD("mount", mount_fs),
+    METHOD("close", close_fs),
+    METHOD("replyErr", reply_err),
+    METHOD("replyEntry", reply_entry),
+    METHOD("replyAttr", reply_attr),
+    METHOD("replyCreate", reply_create),
+    METHOD("replyOpen", reply_open),
+    METHOD("replyBuf", reply_buf),
+    METHOD("replyWrite", reply_write),
+    METHOD("replyReadlink", reply_readlink),
+    METHOD("replyStatfs", reply_statfs),
+    METHOD("replyXattrSize", reply_xattr_size),
+    METHOD("writeApplied", write_applied),
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;

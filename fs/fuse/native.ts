@@ -76,6 +76,8 @@ const N = {
   ID: 0, OP: 1, INO: 2, FH: 3, UID: 4, GID: 5, PID: 6, SIZE: 7, OFF: 8, FLAGS: 9, MODE: 10, RDEV: 11, INO2: 12, TO_SET: 13,
   A_SEC: 14, A_NSEC: 15, M_SEC: 16, M_NSEC: 17, A_UID: 18, A_GID: 19, A_MODE: 20, HAS_FH: 21, COUNT: 22,
 } as const;
+/** The numbers of a stat handed to the binding (putStat's order, dbos_fuse.c's ST_COUNT). */
+const STAT_NUMBERS = 15;
 const SET = { MODE: 1, UID: 2, GID: 4, SIZE: 8, ATIME: 16, MTIME: 32, ATIME_NOW: 128, MTIME_NOW: 256 } as const;
 
 /**
@@ -107,7 +109,7 @@ export class DbosFuse {
   readonly nodes = new NodeTable();
   private readonly binding = loadBinding();
   private readonly nums = new Float64Array(N.COUNT);
-  private readonly stat = new Float64Array(15);
+  private readonly stat = new Float64Array(STAT_NUMBERS);
   private readonly listings = new Map<number, Listing>();
   private readonly timed = new Set<Pending>();
   private sweep?: NodeJS.Timeout;

@@ -544,10 +544,25 @@ static void *session_main(void *arg) {
 }
 
 
+/** Whether v is a Float64Array of exactly `count` numbers (JavaScript and C must agree on the layouts). */
+static int is_float64_array(napi_env env, napi_value v, size_t count) {
+  bool typed = false;
+  napi_is_typedarray(env, v, &typed);
+  if (!typed) return 0;
+  napi_typedarray_type type;
+  size_t len = 0;
+  napi_get_typedarray_info(env, v, &type, &len, NULL, NULL, NULL);
+  return type == napi_float64_array && len == count;
+}
+
 // mount(mountpoint, options, handler, nums: Float64Array, stat: Float64Array)
 static napi_value mount_fs(napi_env env, napi_callback_info info) {
   ARGS(5);
   if (b.se) { napi_throw_error(env, NULL, "this process already serves a mount"); return NULL; }
+  if (!is_float64_array(env, a[3], N_COUNT) || !is_float64_array(env, a[4], ST_COUNT)) {
+    napi_throw_error(env, NULL, "mount wants Float64Arrays for a request's numbers and a stat, of the sizes dbos_fuse.c uses");
+    return NULL;
+  }
   char *mp = string_arg(env, a[0]);
   char *opts = string_arg(env, a[1]);
   char *argv[] = { "dbos", "-o", opts, NULL };

@@ -28,6 +28,11 @@ export type FuseOps = Record<string, (...args: any[]) => void> & {
 /** A handle number with this bit set tells the binding to let the kernel keep the file's page cache (keep_cache). */
 export const KEEP_CACHE_HANDLE = 0x20000000;
 
+/** An adapter's handle number as the kernel gets it: the file handle, and whether to keep the page cache. */
+function opened(fd: number): { fh: number; keep: boolean } {
+  return { fh: fd & ~KEEP_CACHE_HANDLE, keep: (fd & KEEP_CACHE_HANDLE) !== 0 };
+}
+
 export type TimeArg = Timespec | 'now' | 'omit';
 
 export interface NativeMountOptions {
@@ -178,6 +183,19 @@ export class DbosFuse {
     if (this.answer(p)) this.binding.replyErr(p.id, errno);
   }
 
+  /**
+   * An operation's result: its error (or EIO, when it gave no value) is
+   * answered here and false returned; otherwise true if the answer is still
+   * this call's to give (false if the safety net gave it).
+   */
+  private claim(p: Pending, err: number, value: unknown = true): boolean {
+    if (err < 0 || value === undefined || value === null) {
+      this.fail(p, err < 0 ? -err : osc.errno.EIO);
+      return false;
+    }
+    return this.answer(p);
+  }
+
   /** The callback for an operation that answers nothing but success or an errno. */
   private status(p: Pending): Cb {
     return (err: number) => this.fail(p, err < 0 ? -err : 0);
@@ -193,9 +211,8 @@ export class DbosFuse {
 
   /** Answers a new name's entry: the node the kernel will know it by, and its attributes. */
   private entry(p: Pending, parent: number, name: string, err: number, st?: Stat): void {
-    if (err < 0 || !st) return this.fail(p, err < 0 ? -err : osc.errno.EIO);
-    if (!this.answer(p)) return;
-    this.putStat(st);
+    if (!this.claim(p, err, st)) return;
+    this.putStat(st!);
     this.binding.replyEntry(p.id, this.nodes.found(parent, name), this.opts.attrTimeout, this.opts.entryTimeout);
   }
 
@@ -206,9 +223,8 @@ export class DbosFuse {
 
   private attr(p: Pending): Cb {
     return (err: number, st?: Stat) => {
-      if (err < 0 || !st) return this.fail(p, err < 0 ? -err : osc.errno.EIO);
-      if (!this.answer(p)) return;
-      this.putStat(st);
+      if (!this.claim(p, err, st)) return;
+      this.putStat(st!);
       this.binding.replyAttr(p.id, this.opts.attrTimeout);
     };
   }
@@ -219,16 +235,41 @@ export class DbosFuse {
     const op = n[N.OP]!;
     const ino = n[N.INO]!;
     this.caller = { uid: n[N.UID]!, gid: n[N.GID]!, pid: n[N.PID]! };
-    const p = new Pending(id, id === 0 || UNTIMED.has(op) ? 0 : Date.now() + this.opts.timeoutMs);
-    if (p.deadline) this.timed.add(p);
+    const p = id === 0 ? undefined : new Pending(id, UNTIMED.has(op) ? 0 : Date.now() + this.opts.timeoutMs);
+    if (p?.deadline) this.timed.add(p);
     try {
-      this.handle(p, op, ino, name, name2, data);
+      if (p) this.handle(p, op, ino, name, name2, data);
+      else this.heard(op, ino, data);
     } catch (e) {
       // An operation that throws answers EIO. The error is a bug, so it is not
       // swallowed: it becomes an unhandled rejection, which the daemon logs.
-      if (id !== 0) this.fail(p, osc.errno.EIO);
+      if (p) this.fail(p, osc.errno.EIO);
       void Promise.reject(e);
     }
+  }
+
+  /** A request the binding has answered already (id 0): a forget, a release, a queued write. */
+  private heard(op: number, ino: number, data?: Buffer): void {
+    const n = this.nums;
+    const fh = n[N.FH]!;
+    switch (op) {
+      case OP.FORGET: return this.nodes.forget(ino, n[N.SIZE]!);
+      case OP.RELEASEDIR: return void this.listings.delete(fh);
+      case OP.RELEASE: return this.release(ino, fh);
+      case OP.WRITE: {
+        const len = data!.length;
+        const applied = () => this.binding.writeApplied(len);
+        const path = this.nodes.path(ino) ?? '';
+        return this.ops.writeQueued ? this.ops.writeQueued(path, fh, data, len, n[N.OFF], applied) : this.ops.write!(path, fh, data, len, n[N.OFF], applied);
+      }
+    }
+  }
+
+  /** True (and ENOSYS answered) if the adapter has no operation `fn`. */
+  private missing(p: Pending, fn: string): boolean {
+    if (this.ops[fn]) return false;
+    this.fail(p, osc.errno.ENOSYS);
+    return true;
   }
 
   private handle(p: Pending, op: number, ino: number, name?: string, name2?: string, data?: Buffer): unknown {
@@ -237,110 +278,95 @@ export class DbosFuse {
     const fh = n[N.FH]!;
     const hasFh = n[N.HAS_FH] === 1;
     const size = n[N.SIZE]!;
-    // Requests answered by the binding already (id 0): forget, release, releasedir, queued writes.
-    switch (op) {
-      case OP.FORGET: return this.nodes.forget(ino, size);
-      case OP.RELEASEDIR: return void this.listings.delete(fh);
-      case OP.RELEASE: return this.release(ino, fh);
-      case OP.WRITE:
-        if (p.id === 0) {
-          const len = data!.length;
-          const applied = () => this.binding.writeApplied(len);
-          return ops.writeQueued ? ops.writeQueued(this.nodes.path(ino) ?? '', fh, data, len, n[N.OFF], applied) : ops.write!(this.nodes.path(ino) ?? '', fh, data, len, n[N.OFF], applied);
-        }
-    }
     const isNamed = op === OP.LOOKUP || op === OP.MKNOD || op === OP.MKDIR || op === OP.UNLINK || op === OP.RMDIR
       || op === OP.SYMLINK || op === OP.RENAME || op === OP.CREATE;
     const path = isNamed ? this.nodes.childPath(ino, name!) : this.nodes.path(ino);
     if (path === undefined) return this.fail(p, osc.errno.ENOENT);
-    const missing = (fn: string) => !ops[fn] && (this.fail(p, osc.errno.ENOSYS), true);
     switch (op) {
       case OP.LOOKUP:
-        return missing('getattr') || ops.getattr!(path, (err: number, st?: Stat) => this.entry(p, ino, name!, err, st));
+        return this.missing(p, 'getattr') || ops.getattr!(path, (err: number, st?: Stat) => this.entry(p, ino, name!, err, st));
       case OP.GETATTR:
         if (hasFh && ops.fgetattr) return ops.fgetattr(path, fh, this.attr(p));
-        return missing('getattr') || ops.getattr!(path, this.attr(p));
+        return this.missing(p, 'getattr') || ops.getattr!(path, this.attr(p));
       case OP.SETATTR: return this.setattr(p, path, hasFh ? fh : undefined);
       case OP.READLINK:
-        return missing('readlink') || ops.readlink!(path, (err: number, target?: string) => {
-          if (err < 0) return this.fail(p, -err);
-          if (this.answer(p)) this.binding.replyReadlink(p.id, target ?? '');
+        return this.missing(p, 'readlink') || ops.readlink!(path, (err: number, target?: string) => {
+          if (this.claim(p, err)) this.binding.replyReadlink(p.id, target ?? '');
         });
-      case OP.MKNOD: return missing('mknod') || ops.mknod!(path, n[N.MODE], n[N.RDEV], this.made(p, ino, name!, path));
-      case OP.MKDIR: return missing('mkdir') || ops.mkdir!(path, n[N.MODE], this.made(p, ino, name!, path));
-      case OP.SYMLINK: return missing('symlink') || ops.symlink!(name2, path, this.made(p, ino, name!, path));
+      case OP.MKNOD: return this.missing(p, 'mknod') || ops.mknod!(path, n[N.MODE], n[N.RDEV], this.made(p, ino, name!, path));
+      case OP.MKDIR: return this.missing(p, 'mkdir') || ops.mkdir!(path, n[N.MODE], this.made(p, ino, name!, path));
+      case OP.SYMLINK: return this.missing(p, 'symlink') || ops.symlink!(name2, path, this.made(p, ino, name!, path));
       case OP.LINK: {
         const newParent = n[N.INO2]!;
         const to = this.nodes.childPath(newParent, name2!);
         if (to === undefined) return this.fail(p, osc.errno.ENOENT);
-        return missing('link') || ops.link!(path, to, this.made(p, newParent, name2!, to));
+        return this.missing(p, 'link') || ops.link!(path, to, this.made(p, newParent, name2!, to));
       }
       case OP.UNLINK: return this.unlink(p, ino, name!, path);
       case OP.RMDIR:
-        return missing('rmdir') || ops.rmdir!(path, (err: number) => {
+        return this.missing(p, 'rmdir') || ops.rmdir!(path, (err: number) => {
           if (err >= 0) this.nodes.removed(ino, name!);
           this.status(p)(err);
         });
       case OP.RENAME: return this.rename(p, ino, name!, path, n[N.INO2]!, name2!);
       case OP.OPEN:
-        return missing('open') || ops.open!(path, n[N.FLAGS], (err: number, fd?: number) => {
+        return this.missing(p, 'open') || ops.open!(path, n[N.FLAGS], (err: number, fd?: number) => {
           if (err < 0) return this.fail(p, -err);
-          if (!this.answer(p)) return ops.release?.(path, fd! & ~KEEP_CACHE_HANDLE, () => undefined);
+          const { fh: openFh, keep } = opened(fd!);
+          if (!this.answer(p)) return ops.release?.(path, openFh, () => undefined);
           this.nodes.opened(ino);
-          this.binding.replyOpen(p.id, fd! & ~KEEP_CACHE_HANDLE, (fd! & KEEP_CACHE_HANDLE) !== 0);
+          this.binding.replyOpen(p.id, openFh, keep);
         });
       case OP.CREATE:
-        return missing('create') || ops.create!(path, n[N.MODE], n[N.FLAGS], (err: number, fd?: number, st?: Stat) => {
+        return this.missing(p, 'create') || ops.create!(path, n[N.MODE], n[N.FLAGS], (err: number, fd?: number, st?: Stat) => {
           if (err < 0) return this.fail(p, -err);
+          const { fh: openFh, keep } = opened(fd!);
           const answer = (e: number, s?: Stat) => {
             if (e < 0 || !s) return this.fail(p, e < 0 ? -e : osc.errno.EIO);
-            if (!this.answer(p)) return ops.release?.(path, fd! & ~KEEP_CACHE_HANDLE, () => undefined);
+            if (!this.answer(p)) return ops.release?.(path, openFh, () => undefined);
             this.putStat(s);
             const node = this.nodes.found(ino, name!);
             this.nodes.opened(node);
-            this.binding.replyCreate(p.id, node, this.opts.attrTimeout, this.opts.entryTimeout, fd! & ~KEEP_CACHE_HANDLE, (fd! & KEEP_CACHE_HANDLE) !== 0);
+            this.binding.replyCreate(p.id, node, this.opts.attrTimeout, this.opts.entryTimeout, openFh, keep);
           };
           return st ? answer(0, st) : ops.getattr!(path, answer);
         });
       case OP.READ: {
         const buf = Buffer.allocUnsafe(size);
-        return missing('read') || ops.read!(path, fh, buf, size, n[N.OFF], (count: number) => {
-          if (count < 0) return this.fail(p, -count);
-          if (this.answer(p)) this.binding.replyBuf(p.id, buf, count);
+        return this.missing(p, 'read') || ops.read!(path, fh, buf, size, n[N.OFF], (count: number) => {
+          if (this.claim(p, count)) this.binding.replyBuf(p.id, buf, count);
         });
       }
       case OP.WRITE:
-        return missing('write') || ops.write!(path, fh, data, data!.length, n[N.OFF], (count: number) => {
-          if (count < 0) return this.fail(p, -count);
-          if (this.answer(p)) this.binding.replyWrite(p.id, count);
+        return this.missing(p, 'write') || ops.write!(path, fh, data, data!.length, n[N.OFF], (count: number) => {
+          if (this.claim(p, count)) this.binding.replyWrite(p.id, count);
         });
       case OP.FLUSH: return ops.flush ? ops.flush(path, fh, this.status(p)) : this.fail(p, 0);
       case OP.FSYNC: return ops.fsync ? ops.fsync(path, size !== 0, fh, this.status(p)) : this.fail(p, 0);
       case OP.FSYNCDIR: return ops.fsyncdir ? ops.fsyncdir(path, size !== 0, fh, this.status(p)) : this.fail(p, 0);
       case OP.READDIR: return this.readdir(p, path, fh, size, n[N.OFF]);
       case OP.STATFS:
-        return missing('statfs') || ops.statfs!(path, (err: number, s?: StatFs) => {
-          if (err < 0 || !s) return this.fail(p, err < 0 ? -err : osc.errno.EIO);
-          if (!this.answer(p)) return;
+        return this.missing(p, 'statfs') || ops.statfs!(path, (err: number, s?: StatFs) => {
+          if (!this.claim(p, err, s) || !s) return;
           this.binding.replyStatfs(p.id, s.bsize, s.frsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.favail, s.namemax);
         });
-      case OP.SETXATTR: return missing('setxattr') || ops.setxattr!(path, name, data ?? Buffer.alloc(0), 0, n[N.FLAGS], this.status(p));
+      case OP.SETXATTR: return this.missing(p, 'setxattr') || ops.setxattr!(path, name, data ?? Buffer.alloc(0), 0, n[N.FLAGS], this.status(p));
       case OP.GETXATTR:
-        return missing('getxattr') || ops.getxattr!(path, name, 0, (err: number, value?: Buffer) => this.xattr(p, size, err, value));
+        return this.missing(p, 'getxattr') || ops.getxattr!(path, name, 0, (err: number, value?: Buffer) => this.xattr(p, size, err, value));
       case OP.LISTXATTR:
-        return missing('listxattr') || ops.listxattr!(path, (err: number, names?: string[]) =>
+        return this.missing(p, 'listxattr') || ops.listxattr!(path, (err: number, names?: string[]) =>
           this.xattr(p, size, err, names && Buffer.from(names.map((x) => `${x}\0`).join(''))));
-      case OP.REMOVEXATTR: return missing('removexattr') || ops.removexattr!(path, name, this.status(p));
+      case OP.REMOVEXATTR: return this.missing(p, 'removexattr') || ops.removexattr!(path, name, this.status(p));
       default: return this.fail(p, osc.errno.ENOSYS);
     }
   }
 
   /** getxattr and listxattr: a size of 0 asks how large the value is. */
   private xattr(p: Pending, size: number, err: number, value?: Buffer): void {
-    if (err < 0 || !value) return this.fail(p, err < 0 ? -err : osc.errno.EIO);
-    if (size === 0) return void (this.answer(p) && this.binding.replyXattrSize(p.id, value.length));
-    if (value.length > size) return this.fail(p, osc.errno.ERANGE);
-    if (this.answer(p)) this.binding.replyBuf(p.id, value, value.length);
+    if (value && size > 0 && value.length > size) return this.fail(p, osc.errno.ERANGE);
+    if (!this.claim(p, err, value) || !value) return;
+    if (size === 0) this.binding.replyXattrSize(p.id, value.length);
+    else this.binding.replyBuf(p.id, value, value.length);
   }
 
   /** SETATTR in libfuse's order: mode, owner, size, times; then the new attributes. */
@@ -378,8 +404,8 @@ export class DbosFuse {
     };
     const listed = this.listings.get(fh);
     if (listed && offset > 0) return send(listed);
-    if (!this.ops.readdir) return this.fail(p, osc.errno.ENOSYS);
-    this.ops.readdir(path, (err: number, names?: string[], stats?: Partial<Stat>[]) => {
+    if (this.missing(p, 'readdir')) return;
+    this.ops.readdir!(path, (err: number, names?: string[], stats?: Partial<Stat>[]) => {
       if (err < 0) return this.fail(p, -err);
       const listing = { names: names ?? [], stats: stats ?? [] };
       this.listings.set(fh, listing);
@@ -390,16 +416,16 @@ export class DbosFuse {
   /** Unlinks parent/name; a name with handles open is renamed aside, and unlinked at its last release. */
   private unlink(p: Pending, parent: number, name: string, path: string): void {
     const node = this.nodes.child(parent, name);
-    if (this.nodes.isOpen(node)) return this.hide(p, parent, name, path, () => this.fail(p, 0));
-    if (!this.ops.unlink) return this.fail(p, osc.errno.ENOSYS);
-    this.ops.unlink(path, (err: number) => {
+    if (this.nodes.isOpen(node)) return this.hide(p, node!, parent, name, path, () => this.fail(p, 0));
+    if (this.missing(p, 'unlink')) return;
+    this.ops.unlink!(path, (err: number) => {
       if (err >= 0) this.nodes.removed(parent, name);
       this.status(p)(err);
     });
   }
 
-  private hide(p: Pending, parent: number, name: string, path: string, then: () => void): void {
-    const hidden = this.nodes.hiddenName(this.nodes.child(parent, name)!);
+  private hide(p: Pending, node: number, parent: number, name: string, path: string, then: () => void): void {
+    const hidden = this.nodes.hiddenName(node);
     const hiddenPath = this.nodes.childPath(parent, hidden)!;
     this.ops.rename!(path, hiddenPath, (err: number) => {
       if (err < 0) return this.fail(p, -err);
@@ -411,14 +437,14 @@ export class DbosFuse {
   private rename(p: Pending, parent: number, name: string, path: string, newParent: number, newName: string): void {
     const to = this.nodes.childPath(newParent, newName);
     if (to === undefined) return this.fail(p, osc.errno.ENOENT);
-    if (!this.ops.rename) return this.fail(p, osc.errno.ENOSYS);
+    if (this.missing(p, 'rename')) return;
     const go = () => this.ops.rename!(path, to, (err: number) => {
       if (err >= 0) this.nodes.moved(parent, name, newParent, newName);
       this.status(p)(err);
     });
     const replaced = this.nodes.child(newParent, newName);
     if (replaced !== undefined && replaced !== this.nodes.child(parent, name) && this.nodes.isOpen(replaced)) {
-      return this.hide(p, newParent, newName, to, go);
+      return this.hide(p, replaced, newParent, newName, to, go);
     }
     go();
   }

@@ -5,6 +5,8 @@
 // whose name is unlinked or replaced is renamed aside first (hidden), as
 // libfuse's path API does, and unlinked when its last handle is released.
 
+import { joinPath } from '../paths.js';
+
 export const ROOT_NODE = 1;
 
 interface Node {
@@ -46,7 +48,7 @@ export class NodeTable {
   childPath(parent: number, name: string): string | undefined {
     const dir = this.path(parent);
     if (dir === undefined) return undefined;
-    return dir === '/' ? `/${name}` : `${dir}/${name}`;
+    return joinPath(dir, name);
   }
 
   /** The kernel now holds one more lookup of parent/name: its node id. */

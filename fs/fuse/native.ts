@@ -322,9 +322,9 @@ export class DbosFuse {
           if (err < 0) return this.fail(p, -err);
           const { fh: openFh, keep } = opened(fd!);
           const answer = (e: number, s?: Stat) => {
-            if (e < 0 || !s) return this.fail(p, e < 0 ? -e : osc.errno.EIO);
-            if (!this.answer(p)) return ops.release?.(path, openFh, () => undefined);
-            this.putStat(s);
+            // Answered with an error, or by the safety net: the kernel will never release the handle.
+            if (!this.claim(p, e, s)) return ops.release?.(path, openFh, () => undefined);
+            this.putStat(s!);
             const node = this.nodes.found(ino, name!);
             this.nodes.opened(node);
             this.binding.replyCreate(p.id, node, this.opts.attrTimeout, this.opts.entryTimeout, openFh, keep);

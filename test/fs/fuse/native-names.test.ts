@@ -2,8 +2,9 @@
 // (fs/fuse/nodes.ts), mounted in this process over a small in-memory tree:
 // renamed directories keep their children's paths right; a file unlinked or
 // replaced while open is renamed aside and unlinked at its last close, as
-// libfuse's path API did; a listing longer than one READDIR comes whole; and
-// an extended attribute's size is asked before its value.
+// libfuse's path API did; a create that cannot be answered gives its handle
+// back; a listing longer than one READDIR comes whole; and an extended
+// attribute's size is asked before its value.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,6 +45,11 @@ const ops: FuseOps = {
   },
   mkdir: (path: string, _mode: number, cb: Cb) => { make(path, null); cb(0); },
   create: (path: string, _mode: number, _flags: number, cb: Cb) => {
+    // A create whose new file then cannot be looked up (another client removed it at once).
+    if (path.endsWith('/vanishes')) {
+      handles.set(nextFd, path);
+      return cb(0, nextFd++);
+    }
     make(path, '');
     handles.set(nextFd, path);
     cb(0, nextFd++);
@@ -136,6 +142,11 @@ describe('node ids and paths', () => {
     expect(calls[1]).toBe('rename /source /target');
     expect(calls.some((c) => /^unlink \/\.fuse_hidden/.test(c))).toBe(true);
     expect(await sh('ls -A | grep -c fuse_hidden || true')).toBe('0\n');
+  });
+
+  it('releases the handle of a create it cannot answer, since the kernel never will', async () => {
+    await expect(sh(': > vanishes')).rejects.toThrow(/No such file/);
+    expect(calls).toContain('release /vanishes');
   });
 
   it('lists a directory longer than one READDIR answer whole, each name once', async () => {
